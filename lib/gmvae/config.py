@@ -1,0 +1,70 @@
+"""One training configuration, with the post's settings as defaults (DESIGN.md section 2)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+MODELS = ("m2", "modified_m2", "gmvae")
+DECODER_FIRST = ("relu", "identity", "extra_layer")  # modified M2's first decoder nonlinearity
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "gmvae"            # m2 | modified_m2 | gmvae
+    epochs: int = 1000              # the post's schedule
+    seed: int = 0                   # weights, data order, binarization and z noise all derive from it
+    k: int = 10                     # categories of y
+    z_dim: int = 64
+    hidden: int = 512               # width of every hidden layer
+    decoder_first: str = "relu"     # modified M2 only: relu | identity | extra_layer
+    batch_size: int = 100
+    iters_per_epoch: int = 500      # the original's "epoch": 500 x 100 = 50,000 examples
+    learning_rate: float = 1e-3     # Adam
+    clip_norm: float | None = None  # global gradient-norm clipping; the post did not clip
+    train_eval_size: int = 10_000   # random training images scored after each epoch, as the original
+    test_eval_size: int = 10_000    # test images scored after each epoch (10,000 = all of them)
+    precision: str = "float32"      # mixed_bfloat16: bf16 matmuls, float32 weights and loss
+
+    def __post_init__(self):
+        problems = []
+        if self.model not in MODELS:
+            problems.append(f"model must be one of {', '.join(MODELS)}, not {self.model!r}")
+        if self.decoder_first not in DECODER_FIRST:
+            problems.append(f"decoder_first must be one of {', '.join(DECODER_FIRST)}, not {self.decoder_first!r}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.epochs < 0:
+            problems.append(f"epochs must be 0 or more, not {self.epochs}")
+        for name in ("k", "z_dim", "hidden", "batch_size", "iters_per_epoch", "train_eval_size", "test_eval_size"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            problems.append(f"learning_rate must be positive, not {self.learning_rate}")
+        if self.clip_norm is not None and self.clip_norm <= 0:
+            problems.append(f"clip_norm must be positive or None, not {self.clip_norm}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def run_name(self) -> str:
+        """Folder name of the run's model variant: results/runs/<run_name>/seed<k>."""
+        if self.model == "modified_m2" and self.decoder_first != "relu":
+            return f"{self.model}_{self.decoder_first}"
+        return self.model
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(fields) - known
+        if unknown:
+            raise ValueError(f"unknown configuration fields: {', '.join(sorted(unknown))}")
+        return cls(**fields)

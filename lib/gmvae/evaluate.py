@@ -1,0 +1,83 @@
+"""Scoring a model on a set of images, and what the notebooks ask of a trained model.
+
+Evaluation binarizes afresh, as training does (DESIGN.md section 2), so a score is itself a
+one-sample estimate; its noise comes from the seed it is given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from gmvae import metrics, runs
+from gmvae.config import TrainConfig
+from gmvae.data import binarize
+from gmvae.loss import every_category, negative_elbo
+from gmvae.models import ClusteringVAE, build_model
+
+
+class Scorer:
+    """Mean loss terms, H(y|x) and clustering metrics of a model on images, in compiled chunks."""
+
+    def __init__(self, model: ClusteringVAE, chunk_size: int = 1000):
+        self.model = model
+        self.chunk_size = chunk_size
+        # One trace for every chunk size (the last chunk is usually shorter).
+        self._forward = tf.function(self._forward_chunk, input_signature=[
+            tf.TensorSpec([None, model.x_dim], tf.float32), tf.TensorSpec([2, 2], tf.int32)])
+
+    def _forward_chunk(self, x, seeds):
+        terms = negative_elbo(self.model, binarize(x, seeds[0]), seeds[1])
+        return terms.loss, terms.reconstruction, terms.kl_z, terms.kl_y, terms.logits
+
+    def score(self, images: np.ndarray, labels: np.ndarray, seed) -> dict:
+        """images [N, 784] intensities in [0, 1]; seed: anything np.random.default_rng accepts."""
+        rng = np.random.default_rng(seed)
+        parts = []
+        for start in range(0, len(images), self.chunk_size):
+            chunk_seeds = rng.integers(0, 2**31 - 1, size=(2, 2), dtype=np.int32)
+            parts.append([t.numpy() for t in self._forward(images[start:start + self.chunk_size], chunk_seeds)])
+        loss, reconstruction, kl_z, kl_y, logits = (np.concatenate(p) for p in zip(*parts))
+        clusters = logits.argmax(axis=1)
+        return {
+            "loss": float(loss.mean()),
+            "recon": float(reconstruction.mean()),
+            "kl_z": float(kl_z.mean()),
+            "kl_y": float(kl_y.mean()),
+            "entropy": metrics.mean_entropy(logits),
+            "accuracy": metrics.cluster_accuracy(labels, clusters),
+            "nmi": metrics.nmi(labels, clusters),
+            "ari": metrics.ari(labels, clusters),
+        }
+
+
+def load_trained(run_dir) -> tuple[ClusteringVAE, TrainConfig]:
+    """The model of a run folder at its last checkpoint."""
+    record = runs.read_record(run_dir)
+    checkpoint = tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
+    if record is None or checkpoint is None:
+        raise FileNotFoundError(f"{run_dir} has no trained run (checkpoints are not kept in git: train it first)")
+    config = TrainConfig.from_dict(record["config"])
+    model = build_model(config)
+    tf.train.Checkpoint(model=model).read(checkpoint).expect_partial()
+    return model, config
+
+
+def cluster_assignments(model: ClusteringVAE, images: np.ndarray, seed=0, chunk_size: int = 1000) -> np.ndarray:
+    """argmax q(y|x) for each image (binarized with `seed`), as int64 [N]."""
+    rng = np.random.default_rng(seed)
+    clusters = []
+    for start in range(0, len(images), chunk_size):
+        x = binarize(tf.constant(images[start:start + chunk_size]), rng.integers(0, 2**31 - 1, size=2, dtype=np.int32))
+        clusters.append(model.q_y(x).logits.numpy().argmax(axis=1))
+    return np.concatenate(clusters)
+
+
+def cluster_samples(model: ClusteringVAE, n_per_cluster: int = 10, seed=0) -> np.ndarray:
+    """Pixel probabilities E[x|z] of digits generated from each category: z ~ p(z|y), [K, n, 28, 28]."""
+    y = every_category(model.k)                                       # [K, 1, K]
+    z = model.p_z(y).sample(n_per_cluster, seed=tf.constant([seed, 0]))  # [n, K, 1, z_dim]
+    z = tf.transpose(z[:, :, 0, :], [1, 0, 2])                        # [K, n, z_dim]
+    return model.p_x(z, y).mean().numpy().reshape(model.k, n_per_cluster, 28, 28)

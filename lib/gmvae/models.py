@@ -1,0 +1,188 @@
+"""The three models of the post, each written as TensorFlow Probability distributions.
+
+All three share the inference side (DESIGN.md section 2)
+
+    q(y|x)   = Categorical(logits = f(x)),                      f: 784 -> 512 -> 512 -> K
+    q(z|x,y) = N(m(x,y), diag v(x,y)),  v = softplus(.),        m, v: [x, onehot(y)] -> 512 -> 512 -> z
+
+and differ in the generative side, with p(y) uniform over K categories:
+
+    M2           p(z|y) = N(0, I)                p(x|z,y) = Bernoulli(g([z, onehot(y)])),   g: -> 512 -> 512 -> 784
+    modified M2  p(z|y) = N(0, I)                p(x|z,y) = Bernoulli(g(a(mu(y) + sqrt(v(y)) * z))), g: -> 512 -> 784
+    GMVAE        p(z|y) = N(mu(y), diag v(y))    p(x|z)   = Bernoulli(g(z)),                g: -> 512 -> 512 -> 784
+
+where mu is linear and v softplus-linear in onehot(y), and the modified M2's first decoder
+nonlinearity `a` is ReLU (default), the identity, or ReLU followed by an extra 512 layer.
+
+Every method takes y as one-hot vectors whose batch shape broadcasts against x's. The loss passes
+all K categories at once as y = eye(K)[:, None, :] (shape [K, 1, K]), so each distribution comes out
+with batch shape [K, B]: the K components are one batched computation, not a loop.
+
+Layers whose input is a concatenation [x, onehot(y)] are `ConcatDense`: one Glorot-initialised
+kernel over the concatenated input (as the original), applied part by part so that the x part is
+computed once per example instead of once per category. The mathematics is unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from gmvae.config import TrainConfig
+
+tfd = tfp.distributions
+
+IMAGE_PIXELS = 784
+
+
+def _matmul_last(x, kernel):
+    """x[..., n] @ kernel[n, m], folding leading axes into one matrix multiply."""
+    flat = tf.matmul(tf.reshape(x, [-1, kernel.shape[0]]), kernel)
+    return tf.reshape(flat, tf.concat([tf.shape(x)[:-1], [kernel.shape[1]]], axis=0))
+
+
+class ConcatDense(tf.Module):
+    """activation([x_1, ..., x_n] @ W + b) without building the concatenation.
+
+    W is Glorot-uniform over the full concatenated fan-in and stored as one variable per part;
+    parts broadcast against each other, so x [B, n1] and y [K, 1, n2] give [K, B, units].
+    `compute_dtype` bfloat16 runs the multiplies in bf16 with float32 weights (mixed precision).
+    """
+
+    def __init__(self, part_sizes, units, *, seed, activation=None, compute_dtype=tf.float32, name=None):
+        super().__init__(name=name)
+        kernel = tf.keras.initializers.GlorotUniform(seed=seed)([sum(part_sizes), units])
+        splits = tf.split(kernel, list(part_sizes), axis=0)
+        self.kernels = [tf.Variable(k, name=f"kernel_{i}") for i, k in enumerate(splits)]
+        self.bias = tf.Variable(tf.zeros([units]), name="bias")
+        self.activation = activation
+        self.compute_dtype = compute_dtype
+
+    def __call__(self, *parts):
+        out = tf.cast(self.bias, self.compute_dtype)
+        for part, kernel in zip(parts, self.kernels):
+            out = out + _matmul_last(tf.cast(part, self.compute_dtype), tf.cast(kernel, self.compute_dtype))
+        return self.activation(out) if self.activation else out
+
+
+class ClusteringVAE(tf.Module):
+    """Shared pieces: uniform p(y), the inference networks q(y|x), q(z|x,y), and p(z|y) = N(0, I).
+
+    A model overrides `p_x` (and GMVAE also `p_z`); `gmvae.loss.negative_elbo` is written against
+    these five methods only.
+    """
+
+    def __init__(self, config: TrainConfig, x_dim: int = IMAGE_PIXELS):
+        super().__init__(name=config.model)
+        self.k, self.z_dim, self.hidden, self.x_dim = config.k, config.z_dim, config.hidden, x_dim
+        self.compute_dtype = tf.bfloat16 if config.precision == "mixed_bfloat16" else tf.float32
+        self._seeds = itertools.count(config.seed * 1000)  # one distinct init seed per layer
+        relu = tf.nn.relu
+        h = self.hidden
+        self.qy_layers = [self.dense([x_dim], h, relu), self.dense([h], h, relu), self.dense([h], self.k)]
+        self.qz_layers = [self.dense([x_dim, self.k], h, relu), self.dense([h], h, relu)]
+        self.qz_mean = self.dense([h], self.z_dim)
+        self.qz_var = self.dense([h], self.z_dim, tf.nn.softplus)
+
+    def dense(self, part_sizes, units, activation=None) -> ConcatDense:
+        return ConcatDense(part_sizes, units, seed=next(self._seeds), activation=activation,
+                           compute_dtype=self.compute_dtype)
+
+    def _float(self, t):
+        return tf.cast(t, tf.float32)  # distributions and the loss stay in float32
+
+    def p_y(self) -> tfd.Categorical:
+        return tfd.Categorical(logits=tf.zeros([self.k]))
+
+    def p_z(self, y) -> tfd.MultivariateNormalDiag:
+        batch = tf.shape(y)[:-1]
+        zeros = tf.zeros(tf.concat([batch, [self.z_dim]], axis=0))
+        return tfd.MultivariateNormalDiag(loc=zeros, scale_diag=tf.ones_like(zeros))
+
+    def p_x(self, z, y) -> tfd.Independent:
+        raise NotImplementedError
+
+    def q_y(self, x) -> tfd.Categorical:
+        return tfd.Categorical(logits=self._float(_apply(self.qy_layers, x)))
+
+    def q_z(self, x, y) -> tfd.MultivariateNormalDiag:
+        h = _apply(self.qz_layers, x, y)
+        return tfd.MultivariateNormalDiag(loc=self._float(self.qz_mean(h)), scale_diag=tf.sqrt(self._float(self.qz_var(h))))
+
+    @staticmethod
+    def _bernoulli(logits) -> tfd.Independent:
+        return tfd.Independent(tfd.Bernoulli(logits=logits), reinterpreted_batch_ndims=1)
+
+
+def _apply(layers, *inputs):
+    """Run a stack of layers; the first takes the (possibly several) inputs as its parts."""
+    h = layers[0](*inputs)
+    for layer in layers[1:]:
+        h = layer(h)
+    return h
+
+
+class M2(ClusteringVAE):
+    """Kingma et al.'s M2: p(y) p(z) p(x|z,y), the decoder fed [z, onehot(y)]."""
+
+    def __init__(self, config: TrainConfig, x_dim: int = IMAGE_PIXELS):
+        super().__init__(config, x_dim)
+        h = self.hidden
+        self.px_layers = [
+            self.dense([self.z_dim, self.k], h, tf.nn.relu),
+            self.dense([h], h, tf.nn.relu),
+            self.dense([h], self.x_dim),
+        ]
+
+    def p_x(self, z, y):
+        return self._bernoulli(self._float(_apply(self.px_layers, z, y)))
+
+
+class ModifiedM2(ClusteringVAE):
+    """M2 whose first decoder layer is a Gaussian mixture: h = mu(y) + sqrt(v(y)) * z, v > 0."""
+
+    def __init__(self, config: TrainConfig, x_dim: int = IMAGE_PIXELS):
+        super().__init__(config, x_dim)
+        h = self.hidden
+        self.decoder_first = config.decoder_first
+        self.h_mean = self.dense([self.k], self.z_dim)
+        self.h_var = self.dense([self.k], self.z_dim, tf.nn.softplus)
+        extra = [self.dense([h], h, tf.nn.relu)] if config.decoder_first == "extra_layer" else []
+        self.px_layers = [self.dense([self.z_dim], h, tf.nn.relu), *extra, self.dense([h], self.x_dim)]
+
+    def p_x(self, z, y):
+        h = self.h_mean(y) + tf.sqrt(self.h_var(y)) * tf.cast(z, self.compute_dtype)
+        if self.decoder_first != "identity":
+            h = tf.nn.relu(h)
+        return self._bernoulli(self._float(_apply(self.px_layers, h)))
+
+
+class GMVAE(ClusteringVAE):
+    """The real Gaussian mixture VAE: p(y) p(z|y) p(x|z), with p(z|y) = N(mu(y), diag v(y))."""
+
+    def __init__(self, config: TrainConfig, x_dim: int = IMAGE_PIXELS):
+        super().__init__(config, x_dim)
+        h = self.hidden
+        self.pz_mean = self.dense([self.k], self.z_dim)
+        self.pz_var = self.dense([self.k], self.z_dim, tf.nn.softplus)
+        self.px_layers = [
+            self.dense([self.z_dim], h, tf.nn.relu),
+            self.dense([h], h, tf.nn.relu),
+            self.dense([h], self.x_dim),
+        ]
+
+    def p_z(self, y):
+        return tfd.MultivariateNormalDiag(loc=self._float(self.pz_mean(y)), scale_diag=tf.sqrt(self._float(self.pz_var(y))))
+
+    def p_x(self, z, y):
+        del y  # x depends on y only through z
+        return self._bernoulli(self._float(_apply(self.px_layers, z)))
+
+
+MODEL_CLASSES = {"m2": M2, "modified_m2": ModifiedM2, "gmvae": GMVAE}
+
+
+def build_model(config: TrainConfig, x_dim: int = IMAGE_PIXELS) -> ClusteringVAE:
+    return MODEL_CLASSES[config.model](config, x_dim)

@@ -1,0 +1,75 @@
+"""Run profiles: which models, seeds and schedule a reproduction trains. Used by notebooks and CLI alike.
+
+* ``smoke``: seconds per model; a few iterations with evaluation on small subsets. For tests and CI.
+* ``cpu``:   every claim of the post at a shorter horizon (50 epochs), about an hour on 2 cores.
+* ``blog``:  the post's 1000-epoch schedule and replicate counts. A GPU job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gmvae.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    seeds: dict[str, tuple[int, ...]]          # run_name -> seeds trained for it
+    base: TrainConfig                          # schedule shared by every run of the profile
+    variants: dict[str, dict] = field(default_factory=dict)  # run_name -> config overrides
+
+    def configs(self, run_name: str, seeds=None, epochs=None) -> list[TrainConfig]:
+        """The configurations of one model variant, optionally with other seeds or epochs."""
+        if run_name not in self.seeds:
+            raise ValueError(f"profile {self.name!r} has no runs of {run_name!r}; it has {', '.join(self.seeds)}")
+        overrides = dict(self.variants.get(run_name, {"model": run_name}))
+        if epochs is not None:
+            overrides["epochs"] = epochs
+        return [self.base.replace(seed=seed, **overrides) for seed in (seeds if seeds is not None else self.seeds[run_name])]
+
+
+_VARIANTS = {
+    "m2": {"model": "m2"},
+    "modified_m2": {"model": "modified_m2"},
+    "modified_m2_identity": {"model": "modified_m2", "decoder_first": "identity"},
+    "modified_m2_extra_layer": {"model": "modified_m2", "decoder_first": "extra_layer"},
+    "gmvae": {"model": "gmvae"},
+}
+
+PROFILES = {
+    "smoke": Profile(
+        name="smoke",
+        description="seconds per model: 2 epochs of 10 iterations, evaluated on 500 images",
+        seeds={"m2": (0,), "modified_m2": (0,), "gmvae": (0,)},
+        base=TrainConfig(epochs=2, iters_per_epoch=10, train_eval_size=500, test_eval_size=500),
+        variants=_VARIANTS,
+    ),
+    "cpu": Profile(
+        name="cpu",
+        description="the post's claims at 50 epochs: M2 x1, modified M2 x1, GMVAE x2; about an hour on 2 cores",
+        seeds={"m2": (0,), "modified_m2": (0,), "gmvae": (0, 1)},
+        base=TrainConfig(epochs=50),
+        variants=_VARIANTS,
+    ),
+    "blog": Profile(
+        name="blog",
+        description="the post's schedule: 1000 epochs; M2 x4, modified M2 x3 (+1 each decoder variant), GMVAE x6",
+        seeds={
+            "m2": (0, 1, 2, 3),
+            "modified_m2": (0, 1, 2),
+            "modified_m2_identity": (0,),
+            "modified_m2_extra_layer": (0,),
+            "gmvae": (0, 1, 2, 3, 4, 5),
+        },
+        base=TrainConfig(epochs=1000),
+        variants=_VARIANTS,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
+    return PROFILES[name]

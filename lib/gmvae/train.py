@@ -1,0 +1,188 @@
+"""The training loop: Adam on the negative ELBO, one CSV row per epoch, a checkpoint per epoch.
+
+Everything random derives from the configuration's seed and the epoch/step number (stateless
+sampling), so a run's only state is its weights, the optimizer and the epoch counter. That makes
+resuming exact: a run killed at any moment and started again with the same arguments resumes from
+its last checkpoint and writes the same log as a run that was never interrupted (but the seconds).
+
+Order of writes after each epoch: log (atomic rename), checkpoint (TensorFlow renames it into place),
+run.json. On resume the checkpoint is the truth and log rows past it are dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+import tensorflow_probability as tfp
+from tqdm.auto import tqdm
+
+from gmvae import runs
+from gmvae.config import TrainConfig
+from gmvae.data import MNIST, binarize, load_mnist
+from gmvae.evaluate import Scorer
+from gmvae.loss import negative_elbo
+from gmvae.models import build_model
+
+# Independent random streams, each np.random.default_rng([seed, STREAM, ...]).
+_DATA_ORDER, _STEP_NOISE, _EVALUATION = 0, 1, 2
+
+
+def batch_indices(config: TrainConfig, epoch: int, n_train: int) -> np.ndarray:
+    """[iters_per_epoch, batch_size] training indices of a (1-based) epoch.
+
+    Batches walk through an endless sequence of permutations of the training set, as the original's
+    `next_batch` did; an epoch of 500 x 100 examples is not a pass over the 55,000.
+    """
+    per_epoch = config.iters_per_epoch * config.batch_size
+    first, last = (epoch - 1) * per_epoch, epoch * per_epoch
+    passes = range(first // n_train, (last - 1) // n_train + 1)
+    stream = np.concatenate([np.random.default_rng([config.seed, _DATA_ORDER, p]).permutation(n_train) for p in passes])
+    offset = first - passes[0] * n_train
+    return stream[offset:offset + per_epoch].reshape(config.iters_per_epoch, config.batch_size)
+
+
+def step_seeds(config: TrainConfig, epoch: int) -> np.ndarray:
+    """[iters_per_epoch, 2, 2] stateless seeds per step: binarization, then z noise."""
+    rng = np.random.default_rng([config.seed, _STEP_NOISE, epoch])
+    return rng.integers(0, 2**31 - 1, size=(config.iters_per_epoch, 2, 2), dtype=np.int32)
+
+
+def make_train_step(model, optimizer, train_x: tf.Tensor, config: TrainConfig):
+    variables = model.trainable_variables
+
+    @tf.function
+    def train_step(indices, seeds):
+        x = binarize(tf.gather(train_x, indices), seeds[0])
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(negative_elbo(model, x, seeds[1]).loss)
+        gradients = tape.gradient(loss, variables)
+        if config.clip_norm is not None:
+            gradients, _ = tf.clip_by_global_norm(gradients, config.clip_norm)
+        optimizer.apply_gradients(zip(gradients, variables))
+        return loss
+
+    return train_step
+
+
+class RunMismatchError(ValueError):
+    """The output folder holds a run of another configuration."""
+
+
+def _check_compatible(record: dict | None, config: TrainConfig, out_dir: Path) -> None:
+    if record is None:
+        return
+    saved = TrainConfig.from_dict(record["config"])
+    differing = [f.name for f in dataclasses.fields(TrainConfig)
+                 if f.name != "epochs" and getattr(saved, f.name) != getattr(config, f.name)]
+    if differing:
+        raise RunMismatchError(
+            f"{out_dir} holds a run with a different configuration ({', '.join(differing)}); "
+            "choose another output folder or delete this one to start afresh")
+
+
+def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=None, progress: bool = True) -> pd.DataFrame:
+    """Train (or resume, or extend) the run in out_dir up to config.epochs; returns its log."""
+    out_dir = Path(out_dir)
+    record = runs.read_record(out_dir)
+    _check_compatible(record, config, out_dir)
+    status = record["status"] if record else {"completed_epochs": 0, "nan_epoch": None, "train_seconds": 0.0}
+    record = {"config": dataclasses.asdict(config), "status": status, "provenance": provenance()}
+    if status["nan_epoch"] is not None:
+        print(f"{out_dir}: stopped at epoch {status['nan_epoch']} when the loss became non-finite; not training further")
+        return runs.read_log(out_dir)
+
+    tf.config.experimental.enable_op_determinism()
+    data = data if data is not None else load_mnist(data_path)
+    model = build_model(config)
+    optimizer = tf.keras.optimizers.Adam(config.learning_rate)
+    optimizer.build(model.trainable_variables)  # slots exist before a restore fills them
+    epoch_counter = tf.Variable(0, dtype=tf.int64)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_counter)
+    manager = tf.train.CheckpointManager(checkpoint, out_dir / "checkpoints", max_to_keep=1)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+    start = int(epoch_counter.numpy())
+    log = runs.read_log(out_dir)
+    log = log[log["epoch"] <= start].reset_index(drop=True)
+    status["completed_epochs"] = start
+    status["finished"] = start >= config.epochs
+    runs.write_record(out_dir, record)
+    if start >= config.epochs:
+        return log
+
+    train_x = tf.constant(data.train_x)
+    train_step = make_train_step(model, optimizer, train_x, config)
+    scorer = Scorer(model)
+    bar = tqdm(total=(config.epochs - start) * config.iters_per_epoch, disable=not progress,
+               desc=f"{config.run_name} seed {config.seed}", unit="step", dynamic_ncols=True)
+    for epoch in range(start + 1, config.epochs + 1):
+        began = time.perf_counter()
+        losses = []
+        for indices, seeds in zip(batch_indices(config, epoch, len(train_x)), step_seeds(config, epoch)):
+            losses.append(float(train_step(indices, seeds)))
+            bar.update()
+            if not np.isfinite(losses[-1]):
+                break
+        row = {"epoch": epoch}
+        if np.all(np.isfinite(losses)):
+            row.update(_evaluate(scorer, data, config, epoch))
+        finite = np.isfinite(row.get("test_loss", np.nan)) and np.isfinite(row.get("train_loss", np.nan))
+        row["seconds"] = time.perf_counter() - began
+        log = pd.concat([log, pd.DataFrame([row])], ignore_index=True).reindex(columns=runs.LOG_COLUMNS)
+        runs.write_log(out_dir, log)
+        status["train_seconds"] += row["seconds"]
+        if not finite:
+            # Keep the last finite checkpoint; the NaN row in the log and nan_epoch mark where it broke.
+            status.update(nan_epoch=epoch, finished=True)
+            runs.write_record(out_dir, record)
+            bar.close()
+            print(f"{out_dir}: loss became non-finite in epoch {epoch}; stopped, last finite checkpoint is epoch {epoch - 1}")
+            return log
+        epoch_counter.assign(epoch)
+        manager.save()
+        status.update(completed_epochs=epoch, finished=epoch >= config.epochs)
+        runs.write_record(out_dir, record)
+        bar.set_postfix(epoch=epoch, test_loss=f"{row['test_loss']:.1f}", acc=f"{row['test_accuracy']:.3f}")
+    bar.close()
+    return log
+
+
+def provenance() -> dict:
+    """What produced a run: command, code version, library versions, machine."""
+    try:
+        commit = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, timeout=10).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {
+        "command": " ".join(sys.argv),
+        "git_commit": commit,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "tensorflow_probability": tfp.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, GPUs: {len(tf.config.list_physical_devices('GPU'))}",
+    }
+
+
+def _evaluate(scorer: Scorer, data: MNIST, config: TrainConfig, epoch: int) -> dict:
+    """Test metrics on the first test_eval_size test images, train metrics on a random subset."""
+    rng = np.random.default_rng([config.seed, _EVALUATION, epoch])
+    subset = rng.choice(len(data.train_x), size=min(config.train_eval_size, len(data.train_x)), replace=False)
+    train = scorer.score(data.train_x[subset], data.train_y[subset], rng.integers(2**31))
+    n_test = min(config.test_eval_size, len(data.test_x))
+    test = scorer.score(data.test_x[:n_test], data.test_y[:n_test], rng.integers(2**31))
+    return {
+        "train_entropy": train["entropy"], "test_entropy": test["entropy"],
+        "train_loss": train["loss"], "test_loss": test["loss"],
+        "test_recon": test["recon"], "test_kl_z": test["kl_z"], "test_kl_y": test["kl_y"],
+        "test_accuracy": test["accuracy"], "test_nmi": test["nmi"], "test_ari": test["ari"],
+    }

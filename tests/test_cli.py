@@ -1,0 +1,50 @@
+"""Command line: bad arguments end in one line and exit status 2, before any training."""
+
+import pytest
+
+from gmvae import cli
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--model", "vae", "--out", "x"], "invalid choice: 'vae'"),
+    (["train", "--epochs", "-3", "--out", "x"], "epochs must be 0 or more, not -3"),
+    (["train", "--epochs", "ten", "--out", "x"], "invalid int value: 'ten'"),
+    (["train", "--model", "m2"], "the following arguments are required: --out"),
+    (["train", "--profile", "laptop", "--out", "x"], "invalid choice: 'laptop'"),
+    (["train", "--learning-rate", "0", "--out", "x"], "learning_rate must be positive"),
+    (["reproduce", "--profile", "fast"], "invalid choice: 'fast'"),
+])
+def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    error_lines = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(error_lines) == 1 and message in error_lines[0]
+
+
+def test_missing_data_file_is_named(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--out", str(tmp_path / "run"), "--data", str(tmp_path / "nope.npz")])
+    assert "nope.npz is not a file" in capsys.readouterr().err
+
+
+def test_output_folder_under_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("")          # works as root too, unlike a read-only folder
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--out", str(tmp_path / "a_file" / "run")])
+    assert "cannot be written" in capsys.readouterr().err
+
+
+def test_profile_gives_the_schedule_and_flags_override_it():
+    parser = cli.build_parser()
+    args = parser.parse_args(["train", "--profile", "smoke", "--model", "m2", "--seed", "4", "--out", "x"])
+    config = cli._train_config(parser, args)
+    assert (config.model, config.seed, config.iters_per_epoch, config.epochs) == ("m2", 4, 10, 2)
+
+
+def test_every_config_field_has_a_flag():
+    help_text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    for flag in ["--model", "--epochs", "--seed", "--k", "--z-dim", "--hidden", "--decoder-first", "--batch-size",
+                 "--iters-per-epoch", "--learning-rate", "--clip-norm", "--train-eval-size", "--test-eval-size",
+                 "--precision"]:
+        assert flag in help_text

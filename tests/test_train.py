@@ -1,0 +1,136 @@
+"""Training loop: data order, determinism, resume after SIGKILL, extension, NaN handling."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gmvae import runs, train as train_module
+from gmvae.config import TrainConfig
+from gmvae.data import MNIST
+from gmvae.train import RunMismatchError, batch_indices, train
+
+TINY = TrainConfig(model="gmvae", epochs=3, k=3, z_dim=2, hidden=8, batch_size=10, iters_per_epoch=5,
+                   train_eval_size=40, test_eval_size=30)
+
+
+def synthetic_mnist(seed=0, n_train=120, n_test=30):
+    rng = np.random.default_rng(seed)
+    return MNIST(train_x=rng.random((n_train, 784), dtype=np.float32), train_y=rng.integers(0, 10, n_train),
+                 test_x=rng.random((n_test, 784), dtype=np.float32), test_y=rng.integers(0, 10, n_test))
+
+
+def without_time(log: pd.DataFrame) -> pd.DataFrame:
+    return log.drop(columns="seconds").reset_index(drop=True)
+
+
+def test_batches_walk_through_whole_permutations_across_epochs():
+    config = TrainConfig(seed=3, iters_per_epoch=3, batch_size=2)
+    n = 7                                          # 6 examples an epoch: passes straddle epochs
+    stream = np.concatenate([batch_indices(config, epoch, n).ravel() for epoch in (1, 2, 3, 4)])
+    for start in range(0, 21, n):
+        assert sorted(stream[start:start + n]) == list(range(n))
+    assert not np.array_equal(stream[:n], stream[n:2 * n])
+    np.testing.assert_array_equal(batch_indices(config, 2, n), batch_indices(config, 2, n))
+
+
+def test_same_seed_same_log_other_seed_other_log(tmp_path):
+    data = synthetic_mnist()
+    a = train(TINY, tmp_path / "a", data=data, progress=False)
+    b = train(TINY, tmp_path / "b", data=data, progress=False)
+    c = train(TINY.replace(seed=1), tmp_path / "c", data=data, progress=False)
+    assert list(a.columns) == runs.LOG_COLUMNS and list(a["epoch"]) == [1, 2, 3]
+    pd.testing.assert_frame_equal(without_time(a), without_time(b))
+    assert not np.allclose(a["test_loss"], c["test_loss"])
+    record = runs.read_record(tmp_path / "a")
+    assert record["config"] == json.loads(TINY.to_json())
+    assert record["status"]["completed_epochs"] == 3 and record["status"]["finished"]
+
+
+def test_extending_a_finished_run_equals_training_longer(tmp_path):
+    data = synthetic_mnist()
+    train(TINY.replace(epochs=2), tmp_path / "extended", data=data, progress=False)
+    extended = train(TINY.replace(epochs=4), tmp_path / "extended", data=data, progress=False)
+    straight = train(TINY.replace(epochs=4), tmp_path / "straight", data=data, progress=False)
+    pd.testing.assert_frame_equal(without_time(extended), without_time(straight))
+    pd.testing.assert_frame_equal(without_time(runs.read_log(tmp_path / "extended")), without_time(straight))
+
+
+def test_finished_run_is_not_trained_again(tmp_path):
+    data = synthetic_mnist()
+    train(TINY, tmp_path, data=data, progress=False)
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "checkpoints").iterdir()}
+    log = train(TINY, tmp_path, data=data, progress=False)
+    assert len(log) == 3
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "checkpoints").iterdir()} == before
+
+
+def test_a_folder_with_another_configuration_is_refused(tmp_path):
+    data = synthetic_mnist()
+    train(TINY.replace(epochs=1), tmp_path, data=data, progress=False)
+    with pytest.raises(RunMismatchError, match="hidden"):
+        train(TINY.replace(hidden=9), tmp_path, data=data, progress=False)
+
+
+def test_non_finite_loss_stops_cleanly_and_keeps_the_last_finite_checkpoint(tmp_path, monkeypatch):
+    real_step = train_module.make_train_step
+
+    def step_that_breaks_in_epoch_3(*args):
+        step, calls = real_step(*args), []
+
+        def wrapped(indices, seeds):
+            calls.append(1)
+            return float("nan") if len(calls) > 2 * TINY.iters_per_epoch + 1 else step(indices, seeds)
+        return wrapped
+
+    monkeypatch.setattr(train_module, "make_train_step", step_that_breaks_in_epoch_3)
+    log = train(TINY.replace(epochs=5), tmp_path, data=synthetic_mnist(), progress=False)
+    assert list(log["epoch"]) == [1, 2, 3]
+    assert log.loc[:1, "test_loss"].notna().all() and np.isnan(log.loc[2, "test_loss"])
+    status = runs.read_record(tmp_path)["status"]
+    assert status["nan_epoch"] == 3 and status["completed_epochs"] == 2
+    assert "ckpt-2" in open(tmp_path / "checkpoints" / "checkpoint").read()
+    # Asked again, it does not train past the break.
+    monkeypatch.undo()
+    assert len(train(TINY.replace(epochs=5), tmp_path, data=synthetic_mnist(), progress=False)) == 3
+
+
+RUN_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from test_train import TINY, synthetic_mnist
+    from gmvae.train import train
+    train(TINY.replace(epochs={epochs}), {out!r}, data=synthetic_mnist(), progress=False)
+""")
+
+
+def _start_run(out, epochs):
+    script = RUN_SCRIPT.format(tests=os.path.dirname(__file__), epochs=epochs, out=str(out))
+    return subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.mark.slow
+def test_run_killed_with_sigkill_resumes_to_the_uninterrupted_log(tmp_path):
+    epochs = 12
+    victim = _start_run(tmp_path / "killed", epochs)
+    deadline = time.monotonic() + 120
+    while len(runs.read_log(tmp_path / "killed")) < 3 and time.monotonic() < deadline and victim.poll() is None:
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL, victim.stderr.read().decode()[-2000:]
+    assert 3 <= len(runs.read_log(tmp_path / "killed")) < epochs
+
+    for run in [_start_run(tmp_path / out, epochs) for out in ("killed", "uninterrupted")]:
+        assert run.wait(timeout=300) == 0, run.stderr.read().decode()[-2000:]
+    resumed, uninterrupted = runs.read_log(tmp_path / "killed"), runs.read_log(tmp_path / "uninterrupted")
+    assert len(resumed) == epochs
+    pd.testing.assert_frame_equal(without_time(resumed), without_time(uninterrupted))
