@@ -1,0 +1,115 @@
+"""Clustering metrics on hand-made label arrays whose answers are worked out by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gmvae.metrics import ari, cluster_accuracy, confusion, mean_entropy, nmi
+
+LABELS = np.array([0, 0, 1, 1, 2, 2, 3, 3, 3, 9])
+
+
+def test_perfect_clustering_scores_one():
+    assert cluster_accuracy(LABELS, LABELS) == 1.0
+    assert nmi(LABELS, LABELS) == pytest.approx(1.0)
+    assert ari(LABELS, LABELS) == pytest.approx(1.0)
+
+
+def test_relabelled_clusters_still_score_one():
+    # Cluster ids are arbitrary: digit d in cluster 9 - d; ids 4..8 are never used.
+    clusters = 9 - LABELS
+    assert cluster_accuracy(LABELS, clusters) == 1.0
+    assert nmi(LABELS, clusters) == pytest.approx(1.0)
+    assert ari(LABELS, clusters) == pytest.approx(1.0)
+
+
+def test_collapsed_clustering_scores_the_majority_class_rate():
+    clusters = np.full(len(LABELS), 4)
+    majority_rate = 3 / 10  # digit 3 is the most frequent: 3 of the 10 points
+    assert cluster_accuracy(LABELS, clusters) == pytest.approx(majority_rate)
+    assert nmi(LABELS, clusters) == pytest.approx(0.0)
+    assert ari(LABELS, clusters) == pytest.approx(0.0)
+
+
+def test_mixed_clustering_by_hand():
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    clusters = np.array([0, 0, 1, 1, 1, 2, 2, 0])
+    # cluster 0 holds digits {0, 0, 2} -> labelled 0, 2 right
+    # cluster 1 holds digits {0, 1, 1} -> labelled 1, 2 right
+    # cluster 2 holds digits {2, 2}    -> labelled 2, 2 right
+    # accuracy = (2 + 2 + 2) / 8 = 0.75
+    assert cluster_accuracy(labels, clusters) == pytest.approx(0.75)
+    assert 0 < nmi(labels, clusters) < 1
+    assert 0 < ari(labels, clusters) < 1
+
+
+def test_a_tied_cluster_counts_its_top_count_once():
+    # One cluster with one 0 and one 1: whichever label it gets, one point of two is right.
+    assert cluster_accuracy([0, 1], [0, 0]) == pytest.approx(0.5)
+
+
+def test_mean_entropy_of_uniform_logits_is_log_k():
+    assert mean_entropy(np.zeros((5, 10))) == pytest.approx(math.log(10))
+
+
+def test_mean_entropy_of_a_known_distribution():
+    # probabilities (1/2, 1/4, 1/4): H = 1/2 ln 2 + 2 * 1/4 ln 4 = 1.5 ln 2
+    logits = np.log([[0.5, 0.25, 0.25]]) + 7.0  # a shift must not matter
+    assert mean_entropy(logits) == pytest.approx(1.5 * math.log(2))
+
+
+def test_mean_entropy_averages_rows():
+    logits = np.array([[0.0, 0.0], [50.0, 0.0]])  # ln 2 and (nearly) 0
+    assert mean_entropy(logits) == pytest.approx(math.log(2) / 2, abs=1e-12)
+
+
+def test_mean_entropy_of_confident_and_huge_logits():
+    one_hot_ish = np.full((3, 10), -50.0)
+    one_hot_ish[:, 0] = 50.0
+    assert mean_entropy(one_hot_ish) == pytest.approx(0.0, abs=1e-30)
+
+    huge = np.array([[1e4, 0.0, -1e4], [1e4, 1e4, 0.0]])  # (nearly) 0 and ln 2
+    value = mean_entropy(huge)
+    assert math.isfinite(value)
+    assert value == pytest.approx(math.log(2) / 2)
+
+
+def test_confusion_counts_cluster_by_digit():
+    labels = [0, 1, 1, 2, 2, 2]
+    clusters = [1, 1, 0, 1, 1, 0]
+    expected = np.array([
+        [0, 1, 1],  # cluster 0: one 1, one 2
+        [1, 1, 2],  # cluster 1: one 0, one 1, two 2s
+    ])
+    np.testing.assert_array_equal(confusion(labels, clusters, k=2, n_labels=3), expected)
+    assert confusion(labels, clusters).shape == (10, 10)
+
+
+@pytest.mark.parametrize(
+    "labels, clusters, message",
+    [
+        ([0, 1, 2], [0, 1], "length"),
+        ([[0, 1]], [[0, 1]], "1-D"),
+        ([0.0, 1.0], [0, 1], "integers"),
+        ([0, 1], [0, -1], "non-negative"),
+        ([], [], "empty"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(labels, clusters, message):
+    for metric in (cluster_accuracy, nmi, ari, confusion):
+        with pytest.raises(ValueError, match=message):
+            metric(labels, clusters)
+
+
+def test_confusion_rejects_ids_beyond_its_size():
+    with pytest.raises(ValueError, match="k=2"):
+        confusion([0, 1], [0, 2], k=2, n_labels=3)
+    with pytest.raises(ValueError, match="n_labels=3"):
+        confusion([0, 3], [0, 1], k=2, n_labels=3)
+
+
+def test_mean_entropy_rejects_a_flat_array_and_passes_nan_through():
+    with pytest.raises(ValueError, match="2-D"):
+        mean_entropy(np.zeros(10))
+    assert math.isnan(mean_entropy(np.array([[0.0, 0.0], [0.0, np.nan]])))  # a diverged model logs NaN
