@@ -39,6 +39,13 @@ def _writable_folder(parser, path: Path, what: str) -> None:
         parser.error(f"{what} {path} cannot be written (no write permission on {existing})")
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gmvae", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--profile", choices=list(PROFILES), default="cpu")
     reproduce.add_argument("--out", type=Path, default=Path("results"))
     reproduce.add_argument("--data", type=Path)
+    reproduce.add_argument("--seeds", type=int, nargs="+", help="replicates (default: the profile's)")
+    reproduce.add_argument("--epochs", type=_non_negative_int, help="epochs of every run (default: the profile's)")
+    reproduce.add_argument("--retrain", action="store_true", help="delete existing runs and train them again")
 
     figures = commands.add_parser("figures", help="redraw every figure from the logs, without training")
     figures.add_argument("--results", type=Path, default=Path("results"))
@@ -89,14 +99,18 @@ def main(argv=None) -> int:
         if len(log):
             print(log.tail(1).to_string(index=False))
         return 0
-    if args.command == "reproduce":
-        _writable_folder(parser, args.out, "--out")
-        from gmvae.pipeline import reproduce
-        reproduce(args.profile, args.out, data_path=args.data)
-        return 0
-    if args.command == "figures":
-        from gmvae.pipeline import redraw_figures
-        redraw_figures(args.results)
+    if args.command in ("reproduce", "figures"):
+        from gmvae import pipeline
+        try:
+            if args.command == "reproduce":
+                _writable_folder(parser, args.out, "--out")
+                pipeline.reproduce(args.profile, args.out, data_path=args.data, seeds=args.seeds,
+                                   epochs=args.epochs, retrain=args.retrain)
+            else:
+                pipeline.redraw_figures(args.results)
+        except (ValueError, FileNotFoundError, pipeline.PipelineError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         return 0
     from gmvae.bench import main as bench_main
     return bench_main()

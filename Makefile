@@ -1,0 +1,45 @@
+# Reproduction of Rui Shu's "Gaussian Mixture VAE" post. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# the interpreter that creates the venv
+PYTHON_BOOTSTRAP ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# touched after a successful install: newer than requirements.txt and pyproject.toml until they change
+STAMP := $(VENV)/.installed
+# blog (1000 epochs) where a GPU is visible, else cpu (50 epochs); override: make reproduce PROFILE=smoke
+PROFILE ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo blog || echo cpu)
+RESULTS ?= results
+
+.PHONY: help venv test reproduce figures lab clean-notebooks
+
+help: ## list the targets
+	@echo "Targets (variables: PROFILE=$(PROFILE), RESULTS=$(RESULTS), VENV=$(VENV)):"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
+
+$(PY):
+	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
+
+$(STAMP): requirements.txt pyproject.toml | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -e .
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv (python3.11) with the pinned requirements and the package; reinstall when they change
+
+test: venv ## run the tests, including a smoke run of every notebook (needs GMVAE_MNIST or the cache)
+	$(PY) -m pytest
+
+reproduce: venv ## run every notebook with papermill for PROFILE; executed copies in results/executed/
+	$(PY) -m gmvae reproduce --profile $(PROFILE) --out $(RESULTS)
+
+figures: venv ## redraw the log-based figures in results/figures from results/runs, without training
+	$(PY) -m gmvae figures --results $(RESULTS)
+
+lab: venv ## open the notebooks in JupyterLab (installs jupyterlab into .venv on first use)
+	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --disable-pip-version-check jupyterlab
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean-notebooks: venv ## strip outputs and execution counts from notebooks/*.ipynb (before committing)
+	$(PY) -c "from gmvae.pipeline import strip_notebooks; [print('stripped', p) for p in strip_notebooks()]"

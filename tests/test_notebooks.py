@@ -1,0 +1,175 @@
+"""Every notebook, smoke-run through papermill in order (00..04) into one temporary results folder.
+
+Needs MNIST: $GMVAE_MNIST, or the per-user cache file. Without either the papermill tests are skipped
+(CI sets GMVAE_MNIST). The structural tests (coverage of the list, stripped outputs, parameters cell)
+always run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from gmvae import pipeline
+
+NOTEBOOK_DIR = pipeline.NOTEBOOK_DIR
+SMOKE_NOTEBOOKS = list(pipeline.NOTEBOOKS)  # every notebook, in the order they must run
+FIGURE_NOTEBOOKS = [n for n in SMOKE_NOTEBOOKS if not n.startswith("00_")]
+
+
+def _mnist_available() -> bool:
+    if os.environ.get("GMVAE_MNIST"):
+        return True
+    # the per-user cache, as gmvae.data.cache_path() finds it (repeated here to avoid importing TensorFlow)
+    if os.environ.get("GMVAE_CACHE_DIR"):
+        cache_dir = Path(os.environ["GMVAE_CACHE_DIR"])
+    elif os.environ.get("XDG_CACHE_HOME"):
+        cache_dir = Path(os.environ["XDG_CACHE_HOME"]) / "gmvae"
+    else:
+        cache_dir = Path.home() / ".cache" / "gmvae"
+    return (cache_dir.expanduser() / "mnist.npz").is_file()
+
+
+needs_mnist = pytest.mark.skipif(
+    not _mnist_available(),
+    reason="no MNIST: set GMVAE_MNIST=/path/to/mnist.npz (CI does) or put mnist.npz in ~/.cache/gmvae/",
+)
+
+
+# ---------------------------------------------------------------------------------- structure
+
+
+def test_every_notebook_is_in_the_smoke_list():
+    on_disk = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
+    missing = [n for n in on_disk if n not in SMOKE_NOTEBOOKS]
+    assert not missing, f"notebooks not covered by pipeline.NOTEBOOKS (and so by the smoke run): {missing}"
+    assert sorted(SMOKE_NOTEBOOKS) == on_disk, "pipeline.NOTEBOOKS lists notebooks that do not exist"
+    assert SMOKE_NOTEBOOKS == sorted(SMOKE_NOTEBOOKS), "notebooks must run in the order of their numbers"
+
+
+@pytest.mark.parametrize("name", SMOKE_NOTEBOOKS)
+def test_source_notebook_is_stripped_with_one_parameters_cell(name):
+    nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{name} cell {i} has outputs: run `make clean-notebooks`"
+            assert cell.execution_count is None, f"{name} cell {i} has an execution count: run `make clean-notebooks`"
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{name} must have exactly one cell tagged 'parameters', has {len(tagged)}"
+    source = nb.cells[tagged[0]].source
+    for parameter in ("profile", "seeds", "epochs", "retrain", "results_dir", "data_path"):
+        assert f"{parameter} =" in source, f"{name}: parameters cell lacks {parameter}"
+    assert nb.cells[0].cell_type == "markdown"
+    # papermill must be able to read every parameter (it skips lines with more than one "=")
+    import papermill
+
+    assert set(papermill.inspect_notebook(str(NOTEBOOK_DIR / name))) == {
+        "profile", "seeds", "epochs", "retrain", "results_dir", "data_path"}
+
+
+# ---------------------------------------------------------------------------------- smoke runs
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory):
+    """One results folder shared by the notebooks, which run in order (04 reads 01-03's logs)."""
+    return {"out": tmp_path_factory.mktemp("smoke_results"), "executed": {}}
+
+
+def _sources_mtimes():
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in NOTEBOOK_DIR.glob("*.ipynb")}
+
+
+@needs_mnist
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SMOKE_NOTEBOOKS)
+def test_notebook_smoke(name, smoke_results):
+    out = smoke_results["out"]
+    before = _sources_mtimes()
+    index = SMOKE_NOTEBOOKS.index(name)
+    for earlier in SMOKE_NOTEBOOKS[:index]:
+        if earlier not in smoke_results["executed"]:
+            pytest.skip(f"{earlier} did not run before {name} (run the notebooks in order)")
+    try:
+        executed = pipeline.run_notebook(
+            name, out,
+            dict(profile="smoke", seeds=None, epochs=None, retrain=False, results_dir=str(out), data_path=None),
+        )
+    except pipeline.PipelineError as error:
+        pytest.fail(str(error))
+    smoke_results["executed"][name] = executed
+
+    # the executed copy went to the temporary folder, and the source is untouched
+    assert executed == out / "executed" / name and executed.is_file()
+    assert out in executed.parents and NOTEBOOK_DIR not in executed.parents
+    assert _sources_mtimes() == before, "the source notebooks changed while running"
+
+    nb = nbformat.read(executed, as_version=4)
+    errors = [(i, o.get("ename"), o.get("evalue")) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"{name} has error outputs: {errors}"
+    assert any(c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+
+    if name in FIGURE_NOTEBOOKS:
+        expected = {
+            "01_m2_failure.ipynb": ["m2_curves.png"],
+            "02_modified_m2.ipynb": ["modified_m2_curves.png"],
+            "03_real_gmvae.ipynb": ["gmvae_curves.png", "gmvae_samples.png", "gmvae_confusion.png"],
+            "04_overlay_comparison.ipynb": ["overlay.png"],
+        }[name]
+        for figure in expected:
+            path = out / "figures" / figure
+            assert path.is_file() and path.stat().st_size > 0, f"{name} did not write {path}"
+    if name == "04_overlay_comparison.ipynb":
+        assert (out / "claims.csv").is_file() and (out / "claims.md").is_file()
+        for run_name in ("m2", "modified_m2", "gmvae"):
+            assert (out / "runs" / run_name / "seed0" / "log.csv").is_file()
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_smoke_runs_left_figures_and_redraw_works(smoke_results):
+    out = smoke_results["out"]
+    if len(smoke_results["executed"]) != len(SMOKE_NOTEBOOKS):
+        pytest.skip("the notebook smoke runs did not all complete")
+    assert len(list((out / "figures").glob("*.png"))) >= len(FIGURE_NOTEBOOKS)
+    report = pipeline.redraw_figures(out, verbose=False)
+    assert {p.name for p in report["written"]} == {"m2_curves.png", "modified_m2_curves.png", "gmvae_curves.png", "overlay.png"}
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_failing_notebook_gives_one_line_error(smoke_results, tmp_path):
+    """A bad parameter stops the notebook in the validation cell; the error names notebook and cell."""
+    if "00_index.ipynb" not in smoke_results["executed"]:
+        pytest.skip("00_index did not run")
+    with pytest.raises(pipeline.PipelineError) as info:
+        pipeline.run_notebook("00_index.ipynb", tmp_path,
+                              dict(profile="nonsense", results_dir=str(tmp_path)))
+    message = str(info.value)
+    assert "\n" not in message
+    assert "00_index.ipynb" in message and "cell" in message and "allowed profiles" in message
+    assert str(tmp_path / "executed" / "00_index.ipynb") in message
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_gmvae_notebook_without_checkpoint_skips_model_figures(smoke_results, tmp_path):
+    """From logs alone (checkpoints are not committed), notebook 03 draws the curves and says what it skipped."""
+    import shutil
+
+    if "03_real_gmvae.ipynb" not in smoke_results["executed"]:
+        pytest.skip("03_real_gmvae did not run")
+    shutil.copytree(smoke_results["out"] / "runs" / "gmvae", tmp_path / "runs" / "gmvae",
+                    ignore=shutil.ignore_patterns("checkpoints"))
+    executed = pipeline.run_notebook("03_real_gmvae.ipynb", tmp_path,
+                                     dict(profile="smoke", results_dir=str(tmp_path)))
+    text = "".join(o.get("text", "") for c in nbformat.read(executed, as_version=4).cells
+                   if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "SKIPPED gmvae_samples.png and gmvae_confusion.png" in text
+    assert (tmp_path / "figures" / "gmvae_curves.png").is_file()
+    assert not (tmp_path / "figures" / "gmvae_samples.png").exists()
+    assert not (tmp_path / "runs" / "gmvae" / "seed0" / "checkpoints").exists(), "it must not have retrained"

@@ -1,0 +1,291 @@
+"""Plots and the claims table on small synthetic logs written to temporary run folders.
+
+The logs here are made up to exercise the code; they are never results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from gmvae import pipeline, plots, runs  # noqa: E402
+from gmvae.config import TrainConfig  # noqa: E402
+
+
+def fake_log(epochs, entropy, loss, accuracy, nan_at=None) -> pd.DataFrame:
+    e = np.arange(1, epochs + 1)
+    log = pd.DataFrame({c: np.zeros(epochs) for c in runs.LOG_COLUMNS})
+    log["epoch"] = e
+    log["test_entropy"] = log["train_entropy"] = entropy(e)
+    log["test_loss"] = log["train_loss"] = loss(e)
+    log["test_accuracy"] = accuracy(e)
+    log["seconds"] = 1.0
+    if nan_at is not None:
+        log = log[log["epoch"] <= nan_at].copy()
+        log.loc[log["epoch"] == nan_at, ["test_loss", "train_loss", "test_entropy", "test_accuracy"]] = np.nan
+    return log
+
+
+def write_run(results_dir, run_name, seed, log, nan_epoch=None, epochs=None):
+    d = runs.run_dir(results_dir, run_name, seed)
+    runs.write_log(d, log)
+    model = "modified_m2" if run_name.startswith("modified_m2") else run_name
+    config = TrainConfig(model=model, seed=seed, epochs=epochs or int(log["epoch"].max()))
+    runs.write_record(d, {"config": dataclasses.asdict(config),
+                          "status": {"completed_epochs": int(log["epoch"].max()), "nan_epoch": nan_epoch,
+                                     "finished": True, "train_seconds": 1.0}})
+    return d
+
+
+LN10 = math.log(10)
+
+
+def m2_log(epochs=20, **kw):
+    return fake_log(epochs, lambda e: LN10 - 0.5 * np.exp(-e / 3), lambda e: 95 + 20 * np.exp(-e / 5),
+                    lambda e: 0.113 + 0.2 * np.exp(-e / 3), **kw)
+
+
+def modified_log(epochs=20, **kw):
+    return fake_log(epochs, lambda e: 0.8 * np.exp(-e / 10) + 0.3, lambda e: 105 + 20 * np.exp(-e / 5),
+                    lambda e: 0.6 - 0.3 * np.exp(-e / 5), **kw)
+
+
+def gmvae_log(epochs=20, seed=0, **kw):
+    return fake_log(epochs, lambda e: np.exp(-e / 10), lambda e: 100 + 20 * np.exp(-e / 5),
+                    lambda e: 0.75 + 0.01 * seed - 0.3 * np.exp(-e / 5), **kw)
+
+
+@pytest.fixture
+def results(tmp_path):
+    write_run(tmp_path, "m2", 0, m2_log())
+    write_run(tmp_path, "modified_m2", 0, modified_log(12, nan_at=12), nan_epoch=12, epochs=20)
+    for seed in (0, 1):
+        write_run(tmp_path, "gmvae", seed, gmvae_log(seed=seed))
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_plots_does_not_import_tensorflow():
+    # plots and pipeline must stay TensorFlow-free at import time (redraw_figures relies on it)
+    import subprocess
+
+    code = "import gmvae.plots, gmvae.pipeline, sys; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_load_runs_long_form(results):
+    df = plots.load_runs(results, ["m2", "modified_m2", "gmvae"])
+    assert {"run_name", "seed", "nan_epoch", "epoch", "test_entropy"} <= set(df.columns)
+    assert sorted(df.groupby("run_name")["seed"].nunique().items()) == [("gmvae", 2), ("m2", 1), ("modified_m2", 1)]
+    assert df.loc[df["run_name"] == "modified_m2", "nan_epoch"].eq(12).all()
+    assert df.loc[df["run_name"] == "m2", "nan_epoch"].isna().all()
+    cut = plots.load_runs(results, ["gmvae"], seeds=[1], max_epoch=5)
+    assert set(cut["seed"]) == {1} and cut["epoch"].max() == 5
+    assert plots.load_runs(results, ["nothing"]).empty
+
+
+def test_plot_curves_panels_references_and_nan_marker(results, tmp_path):
+    df = plots.load_runs(results, ["modified_m2"])
+    fig = plots.plot_curves(df, title="synthetic")
+    assert len(fig.axes) == 3
+    entropy_ax, loss_ax, acc_ax = fig.axes
+    assert [l.get_ydata()[0] for l in entropy_ax.lines if l.get_gid() == "ref_entropy"] == [pytest.approx(LN10)]
+    assert [l.get_ydata()[0] for l in acc_ax.lines if l.get_gid() == "ref_majority"] == [pytest.approx(0.1135)]
+    for ax in fig.axes:
+        assert any(l.get_gid() == "nan_epoch" and l.get_xdata()[0] == 12 for l in ax.lines)
+        assert any(l.get_gid() == "nan_marker" for l in ax.lines)
+        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    assert "nats" in entropy_ax.get_ylabel() and "nats" in loss_ax.get_ylabel()
+    path = plots.save_figure(fig, tmp_path / "figs" / "curves.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_curves_replicates_mean_and_band(results):
+    df = plots.load_runs(results, ["gmvae"])
+    fig = plots.plot_curves(df)
+    ax = fig.axes[2]
+    labels = [l.get_label() for l in ax.lines]
+    assert any("mean of 2" in s for s in labels)
+    assert len(ax.collections) >= 1  # the min-max band
+    assert not any(l.get_gid() == "nan_epoch" for l in ax.lines)
+    w, _ = fig.get_size_inches()
+    assert 13 <= w <= 15
+
+
+def test_plot_curves_custom_majority_and_empty(results):
+    df = plots.load_runs(results, ["m2"])
+    fig = plots.plot_curves(df, majority=plots.majority_rate([0, 1, 1, 2]))
+    assert [l.get_ydata()[0] for l in fig.axes[2].lines if l.get_gid() == "ref_majority"] == [0.5]
+    with pytest.raises(ValueError):
+        plots.plot_curves(df.iloc[0:0])
+
+
+def test_plot_overlay_legend_and_colours(results):
+    df = plots.load_runs(results, ["m2", "modified_m2", "gmvae"])
+    fig = plots.plot_overlay(df, run_names=["m2", "modified_m2", "gmvae"])
+    assert len(fig.axes) == 3
+    assert len(fig.legends) == 1  # one legend for the figure
+    texts = " ".join(t.get_text() for t in fig.legends[0].get_texts())
+    for name in ("M2", "modified M2", "GMVAE"):
+        assert name in texts
+    colours = {l.get_color() for l in fig.axes[1].lines if l.get_label() and not l.get_label().startswith("_")
+               and l.get_gid() is None and "NaN" not in l.get_label()}
+    assert len(colours) >= 3
+
+
+def test_sample_grid_and_confusion(tmp_path):
+    rng = np.random.default_rng(0)
+    fig = plots.plot_sample_grid(rng.random((10, 8, 28, 28)))
+    assert len(fig.axes) == 1
+    plots.save_figure(fig, tmp_path / "grid.png")
+    matrix = rng.integers(0, 50, size=(10, 10))
+    fig = plots.plot_confusion(matrix)
+    assert fig.axes[0].get_xlabel() == "true digit"
+    plots.save_figure(fig, tmp_path / "confusion.png")
+    assert (tmp_path / "grid.png").stat().st_size > 0 and (tmp_path / "confusion.png").stat().st_size > 0
+    with pytest.raises(ValueError):
+        plots.plot_sample_grid(np.zeros((10, 28, 28)))
+
+
+def test_majority_rate():
+    assert plots.majority_rate([1, 1, 2, 3]) == 0.5
+    assert plots.MNIST_TEST_MAJORITY_RATE == pytest.approx(0.1135)
+
+
+# ------------------------------------------------------------------------------------- claims
+
+
+def verdicts(table):
+    return dict(zip(table["claim"], table["verdict"]))
+
+
+def test_claims_table_post_like_logs(results):
+    df = plots.load_runs(results, ["m2", "modified_m2", "gmvae"])
+    table = pipeline.claims_table(df)
+    assert list(table.columns) == pipeline.CLAIM_COLUMNS
+    v = verdicts(table)
+    assert v["M2's q(y|x) becomes uniform"] == "supported"
+    assert v["M2's cluster accuracy falls to the majority-class rate"] == "supported"
+    assert v["Modified M2 clusters far better than M2"] == "supported"
+    assert v["GMVAE clusters best"] == "supported"
+    assert v["M2 reaches the lowest variational loss"] == "supported"
+    assert v["Modified M2 has the highest variational loss"] == "supported"
+    # NaN at epoch 12: earlier than "a few hundred epochs"
+    assert v["Modified M2 turns NaN after a few hundred epochs"] == "not supported"
+
+
+def test_claims_table_contrary_logs(tmp_path):
+    # M2 that clusters well and has the highest loss; GMVAE worse than modified M2
+    write_run(tmp_path, "m2", 0, fake_log(20, lambda e: 0.5 + 0 * e, lambda e: 130 + 0 * e, lambda e: 0.7 + 0 * e))
+    write_run(tmp_path, "modified_m2", 0, fake_log(20, lambda e: 0.5 + 0 * e, lambda e: 110 + 0 * e, lambda e: 0.8 + 0 * e))
+    write_run(tmp_path, "gmvae", 0, fake_log(20, lambda e: 0.5 + 0 * e, lambda e: 100 + 0 * e, lambda e: 0.6 + 0 * e))
+    v = verdicts(pipeline.claims_table(plots.load_runs(tmp_path, ["m2", "modified_m2", "gmvae"])))
+    assert set(v.values()) <= {"not supported", "not reached"}
+    assert v["Modified M2 turns NaN after a few hundred epochs"] == "not reached"  # 20 epochs, no NaN
+    assert v["GMVAE clusters best"] == "not supported"
+
+
+def test_claims_table_nan_after_few_hundred_and_long_runs(tmp_path):
+    write_run(tmp_path, "modified_m2", 0, modified_log(350, nan_at=350), nan_epoch=350, epochs=1000)
+    write_run(tmp_path, "modified_m2", 1, modified_log(400))
+    v = verdicts(pipeline.claims_table(plots.load_runs(tmp_path, ["modified_m2"])))
+    assert v["Modified M2 turns NaN after a few hundred epochs"] == "supported"
+    assert v["GMVAE clusters best"] == "not reached"  # no GMVAE logs
+    other = tmp_path / "other"
+    write_run(other, "modified_m2", 0, modified_log(300))
+    v = verdicts(pipeline.claims_table(plots.load_runs(other, ["modified_m2"])))
+    assert v["Modified M2 turns NaN after a few hundred epochs"] == "not supported"
+
+
+def test_claims_table_empty_and_markdown(tmp_path):
+    table = pipeline.claims_table(plots.load_runs(tmp_path, ["m2"]))
+    assert set(table["verdict"]) == {"not reached"} and len(table) == 7
+    md = pipeline.claims_markdown(table)
+    assert md.count("\n") == len(table) + 2
+    csv_path, md_path = pipeline.write_claims(table, tmp_path)
+    assert pd.read_csv(csv_path).shape == table.shape and md_path.read_text().startswith("#")
+
+
+# ------------------------------------------------------------------------------------- pipeline
+
+
+def test_redraw_figures(results, capsys):
+    report = pipeline.redraw_figures(results)
+    names = sorted(p.name for p in report["written"])
+    assert names == ["gmvae_curves.png", "m2_curves.png", "modified_m2_curves.png", "overlay.png"]
+    assert "modified_m2_variants.png" in report["skipped"]
+    out = capsys.readouterr().out
+    assert "skipped modified_m2_variants.png" in out
+    for name in names:
+        assert (results / "figures" / name).stat().st_size > 0
+    with pytest.raises(FileNotFoundError):
+        pipeline.redraw_figures(results / "nowhere")
+
+
+def test_validate_parameters(tmp_path):
+    out = pipeline.validate_parameters("smoke", None, None, tmp_path / "new", run_names=["m2"])
+    assert out == tmp_path / "new" and out.is_dir()
+    bad = [
+        (dict(profile="fast"), "allowed profiles"),
+        (dict(run_names=["m3"]), "allowed models"),
+        (dict(epochs=-1), "integer >= 0"),
+        (dict(epochs=2.5), "integer >= 0"),
+        (dict(seeds=[-1]), "integers >= 0"),
+        (dict(seeds="0"), "integers >= 0"),
+        (dict(retrain="yes"), "True or False"),
+        (dict(data_path=tmp_path / "missing.npz"), "not a file"),
+    ]
+    for kwargs, message in bad:
+        args = dict(profile="smoke", seeds=None, epochs=None, results_dir=tmp_path)
+        args.update(kwargs)
+        with pytest.raises(ValueError, match=message):
+            pipeline.validate_parameters(args.pop("profile"), args.pop("seeds"), args.pop("epochs"),
+                                         args.pop("results_dir"), **args)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ValueError, match="cannot be written"):
+        pipeline.validate_parameters("smoke", None, None, blocker / "sub")
+
+
+def test_relative_results_dir_is_relative_to_notebooks():
+    assert pipeline.resolve_path("../results") == (pipeline.NOTEBOOK_DIR / ".." / "results").resolve()
+
+
+def test_ensure_runs_skips_complete_logs_and_rejects_other_configs(tmp_path, monkeypatch):
+    smoke = pipeline.get_profile("smoke").configs("m2")[0]
+    d = runs.run_dir(tmp_path, "m2", 0)
+    runs.write_log(d, m2_log(smoke.epochs))
+    runs.write_record(d, {"config": dataclasses.asdict(smoke),
+                          "status": {"completed_epochs": smoke.epochs, "nan_epoch": None, "finished": True}})
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_train(name, *args, **kwargs):  # a complete log must not even import the training code
+        if name in ("gmvae.train", "gmvae.data") or (name == "gmvae" and args and args[2] and "train" in args[2]):
+            raise AssertionError("ensure_runs tried to train a complete run")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_train)
+    assert pipeline.ensure_runs("smoke", "m2", results_dir=tmp_path, progress=False) == [d]
+    monkeypatch.setattr(builtins, "__import__", real_import)
+    # the cpu profile's m2 differs from smoke's in more than epochs: refuse, and say how to proceed
+    with pytest.raises(ValueError, match="retrain=True"):
+        pipeline.ensure_runs("cpu", "m2", results_dir=tmp_path, progress=False)
+    assert pipeline.run_state(d, smoke.replace(epochs=smoke.epochs + 1)) == "partial"
