@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,6 +71,16 @@ def test_finished_run_is_not_trained_again(tmp_path):
     log = train(TINY, tmp_path, data=data, progress=False)
     assert len(log) == 3
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "checkpoints").iterdir()} == before
+
+
+def test_finished_run_without_checkpoints_is_not_retrained(tmp_path):
+    """A clone has the committed logs but no checkpoints: asking for the same epochs trains nothing."""
+    data = synthetic_mnist()
+    first = train(TINY, tmp_path, data=data, progress=False)
+    shutil.rmtree(tmp_path / "checkpoints")
+    again = train(TINY, tmp_path, data=data, progress=False)
+    pd.testing.assert_frame_equal(again, runs.read_log(tmp_path))
+    assert len(again) == len(first) and not (tmp_path / "checkpoints").exists()
 
 
 def test_a_folder_with_another_configuration_is_refused(tmp_path):

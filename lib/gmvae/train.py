@@ -96,9 +96,12 @@ def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=
     _check_compatible(record, config, out_dir)
     status = record["status"] if record else {"completed_epochs": 0, "nan_epoch": None, "train_seconds": 0.0}
     record = {"config": dataclasses.asdict(config), "status": status, "provenance": provenance()}
+    log = runs.read_log(out_dir)
     if status["nan_epoch"] is not None:
         print(f"{out_dir}: stopped at epoch {status['nan_epoch']} when the loss became non-finite; not training further")
-        return runs.read_log(out_dir)
+        return log
+    if status["completed_epochs"] >= config.epochs:
+        return log  # nothing to train; works without checkpoints too (a clone with committed logs)
 
     tf.config.experimental.enable_op_determinism()
     data = data if data is not None else load_mnist(data_path)
@@ -110,14 +113,14 @@ def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=
     manager = tf.train.CheckpointManager(checkpoint, out_dir / "checkpoints", max_to_keep=1)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+    elif len(log):
+        print(f"{out_dir}: its log has {len(log)} epochs but no checkpoint to continue from (checkpoints are not "
+              "committed to git); training from epoch 1, which rewrites the same rows on the same machine")
     start = int(epoch_counter.numpy())
-    log = runs.read_log(out_dir)
     log = log[log["epoch"] <= start].reset_index(drop=True)
     status["completed_epochs"] = start
     status["finished"] = start >= config.epochs
     runs.write_record(out_dir, record)
-    if start >= config.epochs:
-        return log
 
     train_x = tf.constant(data.train_x)
     train_step = make_train_step(model, optimizer, train_x, config)
@@ -152,6 +155,10 @@ def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=
         status.update(completed_epochs=epoch, finished=epoch >= config.epochs)
         runs.write_record(out_dir, record)
         bar.set_postfix(epoch=epoch, test_loss=f"{row['test_loss']:.1f}", acc=f"{row['test_accuracy']:.3f}")
+        if not progress:  # one line an epoch instead of the bar (papermill runs, log files)
+            print(f"{config.run_name} seed {config.seed} epoch {epoch}/{config.epochs}: test loss {row['test_loss']:.2f}, "
+                  f"H(y|x) {row['test_entropy']:.3f}, accuracy {row['test_accuracy']:.3f} ({row['seconds']:.0f} s)",
+                  flush=True)
     bar.close()
     return log
 
