@@ -1,0 +1,185 @@
+"""`python -m gmvae bench`: how fast the training step is, against a plain port and against the machine.
+
+For each model, in one process, with the same weights and inputs, it measures:
+
+* ms_per_step: the project's step (gmvae.train.make_train_step), called as the training loop calls it;
+* reference_ms_per_step: the straightforward port in gmvae.reference (K components in a Python loop);
+* matmul_gflops: the machine's dense matmul rate (one large square matmul) in the step's compute dtype;
+* epoch_seconds: 500 steps plus the per-epoch evaluation (10,000 train + 10,000 test images).
+
+The three are timed in turn within each repeat (load on a shared machine hits them alike) and the
+median over repeats is reported; warm-up calls are not timed. gflop_per_step counts the step's matrix
+multiplies analytically, so bound_ms_per_step = gflop_per_step / matmul_gflops is what the step would
+take if it were nothing but matmuls at the large-matmul rate; ratio_to_bound says how far it is.
+
+Expected on 2 idle cores (GMVAE, K = 10, batch 100, float32): the step at least 1.6x faster than the
+reference, and within 1.4x of the bound. One JSON line per model and (K, batch size) combination.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from gmvae.config import MODELS, PRECISIONS, TrainConfig
+from gmvae.data import MNIST, load_mnist
+from gmvae.evaluate import Scorer
+from gmvae.models import IMAGE_PIXELS, build_model
+from gmvae.reference import make_reference_step
+from gmvae.train import _evaluate, batch_indices, make_train_step, step_seeds
+
+
+def parse_args(argv) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m gmvae bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--k", nargs="+", type=int, default=[10], help="categories of y; several give a scaling table")
+    parser.add_argument("--batch-size", nargs="+", type=int, default=[100])
+    parser.add_argument("--z-dim", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=512)
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per repeat")
+    parser.add_argument("--repeats", type=int, default=5, help="the median over repeats is reported")
+    parser.add_argument("--matmul-size", type=int, default=2048, help="n of the n x n x n matmul giving the machine's rate")
+    parser.add_argument("--eval-size", type=int, default=10_000, help="train and test images scored per epoch")
+    parser.add_argument("--synthetic", action="store_true", help="random images instead of MNIST (for tests)")
+    return parser.parse_args(argv)
+
+
+# ---- FLOPs of one step, counted from the layer shapes ----
+
+def _matmuls(config: TrainConfig, x_dim: int, reference: bool = False) -> list[tuple[int, int, int, bool]]:
+    """(rows, fan_in, units, needs_input_gradient) of every matmul in the project's (or the reference) step.
+
+    Inputs that are data (x, or the constant one-hot y) need no gradient. The project's step runs the
+    K components as one batch of K*B rows, but the x part of q(z|x,y)'s first layer once (B rows) and
+    layers of y alone once per category (K rows); the reference runs every component on B rows with
+    the concatenated input, so in total K*B rows everywhere but q(y|x).
+    """
+    k, b, z, h = config.k, config.batch_size, config.z_dim, config.hidden
+    kb = k * b
+    y_rows = kb if reference else k
+    qz_first = [(kb, x_dim + k, h, False)] if reference else [(b, x_dim, h, False), (k, k, h, False)]
+    inference = [(b, x_dim, h, False), (b, h, h, True), (b, h, k, True),          # q(y|x)
+                 *qz_first, (kb, h, h, True), (kb, h, z, True), (kb, h, z, True)]  # q(z|x,y)
+    if config.model == "m2":
+        decoder_first = [(kb, z + k, h, True)] if reference else [(kb, z, h, True), (k, k, h, False)]
+        return inference + decoder_first + [(kb, h, h, True), (kb, h, x_dim, True)]
+    mixture = [(y_rows, k, z, False), (y_rows, k, z, False)]                       # mean and variance from y
+    if config.model == "modified_m2":
+        extra = [(kb, h, h, True)] if config.decoder_first == "extra_layer" else []
+        return inference + mixture + [(kb, z, h, True), *extra, (kb, h, x_dim, True)]
+    return inference + mixture + [(kb, z, h, True), (kb, h, h, True), (kb, h, x_dim, True)]
+
+
+def step_gflop(config: TrainConfig, x_dim: int = IMAGE_PIXELS, reference: bool = False) -> float:
+    """Forward 2mnk per matmul; backward 2mnk for the weight gradient, and as much again for the input's."""
+    flop = sum(2 * m * n * u * (3 if grad else 2) for m, n, u, grad in _matmuls(config, x_dim, reference))
+    return flop / 1e9
+
+
+# ---- timing ----
+
+def _matmul_timer(size: int, dtype):
+    a = tf.random.stateless_uniform([size, size], seed=[0, 0])  # stateless: allowed under op determinism
+    a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
+    matmul = tf.function(tf.matmul)
+
+    def seconds(n=3):
+        started = time.perf_counter()
+        for _ in range(n):
+            out = matmul(a, b)
+        float(out[0, 0])
+        return (time.perf_counter() - started) / n
+
+    return seconds
+
+
+def _step_timer(step, indices: np.ndarray, seeds: np.ndarray):
+    def seconds():
+        started = time.perf_counter()
+        for batch, seed in zip(indices, seeds):
+            float(step(batch, seed))  # as the training loop does, which checks every loss
+        return (time.perf_counter() - started) / len(indices)
+
+    return seconds
+
+
+def _median_in_turn(timers: dict, repeats: int) -> dict:
+    """Median seconds of each timer, the timers taking turns within every repeat."""
+    for timer in timers.values():
+        timer()  # warm-up: tracing, compilation, first allocations
+    times = {name: [] for name in timers}
+    for _ in range(repeats):
+        for name, timer in timers.items():
+            times[name].append(timer())
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def _synthetic_mnist(size: int) -> MNIST:
+    rng = np.random.default_rng(0)
+    return MNIST(train_x=rng.random((max(size, 1000), IMAGE_PIXELS), dtype=np.float32),
+                 train_y=rng.integers(0, 10, max(size, 1000)),
+                 test_x=rng.random((size, IMAGE_PIXELS), dtype=np.float32), test_y=rng.integers(0, 10, size))
+
+
+def bench_one(config: TrainConfig, data: MNIST, args) -> dict:
+    """One JSON line: timings of the project's and the reference step, bound and epoch time."""
+    model = build_model(config)
+    train_x = tf.constant(data.train_x)
+    optimizers = [tf.keras.optimizers.Adam(config.learning_rate) for _ in range(2)]
+    for optimizer in optimizers:
+        optimizer.build(model.trainable_variables)
+    timed = config.replace(iters_per_epoch=args.steps)
+    indices, seeds = batch_indices(timed, 1, len(data.train_x)), step_seeds(timed, 1)
+    compute_dtype = tf.bfloat16 if config.precision == "mixed_bfloat16" else tf.float32
+    seconds = _median_in_turn({
+        "step": _step_timer(make_train_step(model, optimizers[0], train_x, config), indices, seeds),
+        "reference": _step_timer(make_reference_step(model, optimizers[1], train_x), indices, seeds),
+        "matmul": _matmul_timer(args.matmul_size, compute_dtype),
+    }, args.repeats)
+
+    scorer = Scorer(model)
+    scorer.score(data.test_x[:2], data.test_y[:2], 0)  # warm-up: tracing
+    started = time.perf_counter()
+    _evaluate(scorer, data, config, epoch=1)
+    evaluation_seconds = time.perf_counter() - started
+
+    gflop = step_gflop(config)
+    matmul_gflops = 2 * args.matmul_size**3 / seconds["matmul"] / 1e9
+    bound = gflop / matmul_gflops
+    line = {"model": config.model, "k": config.k, "batch_size": config.batch_size, "precision": config.precision,
+            "matmul_dtype": compute_dtype.name}
+    line.update({name: float(f"{value:.4g}") for name, value in {  # 4 significant digits
+        "ms_per_step": 1e3 * seconds["step"],
+        "reference_ms_per_step": 1e3 * seconds["reference"],
+        "speedup": seconds["reference"] / seconds["step"],
+        "gflop_per_step": gflop,
+        "reference_gflop_per_step": step_gflop(config, reference=True),
+        "matmul_gflops": matmul_gflops,
+        "bound_ms_per_step": 1e3 * bound,
+        "ratio_to_bound": seconds["step"] / bound,
+        "evaluation_seconds": evaluation_seconds,
+        "epoch_seconds": config.iters_per_epoch * seconds["step"] + evaluation_seconds,
+        "load_average_1min": os.getloadavg()[0],
+    }.items()})
+    return line
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[2:] if argv is None else argv)
+    tf.config.experimental.enable_op_determinism()  # as gmvae.train.train runs
+    data = _synthetic_mnist(args.eval_size) if args.synthetic else load_mnist()
+    for model in args.models:
+        for k in args.k:
+            for batch_size in args.batch_size:
+                config = TrainConfig(model=model, k=k, batch_size=batch_size, z_dim=args.z_dim, hidden=args.hidden,
+                                     precision=args.precision, train_eval_size=args.eval_size,
+                                     test_eval_size=args.eval_size)
+                print(json.dumps(bench_one(config, data, args)), flush=True)
+    return 0

@@ -1,0 +1,80 @@
+"""The fast training step and the straightforward reference compute the same loss and gradients."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gmvae import bench
+from gmvae.config import TrainConfig
+from gmvae.loss import negative_elbo
+from gmvae.models import build_model
+from gmvae.reference import make_reference_step, reference_loss, standard_normal_noise
+from gmvae.train import make_train_step
+
+K, Z, HIDDEN, X_DIM, BATCH = 3, 2, 5, 4, 7
+SEED = tf.constant([11, 12])
+
+
+def tiny(model, **changes):
+    return build_model(TrainConfig(model=model, k=K, z_dim=Z, hidden=HIDDEN, **changes), x_dim=X_DIM)
+
+
+def loss_and_gradients(model, loss_fn):
+    with tf.GradientTape() as tape:
+        loss = loss_fn()
+    return loss.numpy(), [g.numpy() for g in tape.gradient(loss, model.trainable_variables)]
+
+
+@pytest.mark.parametrize("name, first", [("m2", "relu"), ("modified_m2", "relu"), ("modified_m2", "identity"),
+                                         ("modified_m2", "extra_layer"), ("gmvae", "relu")])
+def test_reference_and_fast_loss_agree_in_value_and_gradients(name, first):
+    model = tiny(name, decoder_first=first)
+    rng = np.random.default_rng(0)
+    for v in model.trainable_variables:  # zero biases would hide a bias bug
+        if "bias" in v.name:
+            v.assign(rng.normal(size=v.shape).astype(np.float32))
+    x = tf.constant(rng.integers(0, 2, size=(BATCH, X_DIM)), tf.float32)
+    fast, fast_grads = loss_and_gradients(model, lambda: tf.reduce_mean(negative_elbo(model, x, SEED).loss))
+    slow, slow_grads = loss_and_gradients(model, lambda: reference_loss(model, x, standard_normal_noise(model, BATCH, SEED)))
+    np.testing.assert_allclose(fast, slow, rtol=1e-5)
+    for v, f, s in zip(model.trainable_variables, fast_grads, slow_grads):
+        np.testing.assert_allclose(f, s, rtol=1e-4, atol=1e-5, err_msg=v.name)
+
+
+def matmul_gflop(step, batch_size):
+    """FLOPs of the MatMul ops in a traced step: 2mnk each."""
+    graph = step.get_concrete_function(tf.zeros([batch_size], tf.int64), tf.zeros([2, 2], tf.int32)).graph
+    flop = 0
+    for op in graph.get_operations():
+        assert "BatchMatMul" not in op.type
+        if op.type == "MatMul":
+            a = op.inputs[0].shape
+            flop += 2 * op.outputs[0].shape.num_elements() * (a[0] if op.get_attr("transpose_a") else a[1])
+    return flop / 1e9
+
+
+@pytest.mark.parametrize("name, first", [("m2", "relu"), ("modified_m2", "relu"), ("modified_m2", "extra_layer"),
+                                         ("gmvae", "relu")])
+def test_bench_counts_every_matmul_of_the_traced_steps(name, first):
+    config = TrainConfig(model=name, k=K, z_dim=Z, hidden=HIDDEN, batch_size=BATCH, decoder_first=first)
+    model = build_model(config, x_dim=X_DIM)
+    optimizer = tf.keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    train_x = tf.zeros([20, X_DIM])
+    fast = matmul_gflop(make_train_step(model, optimizer, train_x, config), BATCH)
+    reference = matmul_gflop(make_reference_step(model, optimizer, train_x), BATCH)
+    assert fast == pytest.approx(bench.step_gflop(config, x_dim=X_DIM), rel=1e-12)
+    assert reference == pytest.approx(bench.step_gflop(config, x_dim=X_DIM, reference=True), rel=1e-12)
+
+
+def test_bench_prints_json_lines_with_the_measurements(capsys):
+    argv = ["--models", "gmvae", "--k", "3", "--batch-size", "4", "--z-dim", "2", "--hidden", "8",
+            "--steps", "2", "--repeats", "2", "--matmul-size", "64", "--eval-size", "20", "--synthetic"]
+    assert bench.main(argv) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["model"], line["k"], line["batch_size"]) for line in lines] == [("gmvae", 3, 4)]
+    for key in ("ms_per_step", "reference_ms_per_step", "speedup", "gflop_per_step", "matmul_gflops",
+                "bound_ms_per_step", "ratio_to_bound", "epoch_seconds"):
+        assert np.isfinite(lines[0][key]) and lines[0][key] > 0, key
