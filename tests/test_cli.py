@@ -13,6 +13,7 @@ from gmvae import cli
     (["train", "--profile", "laptop", "--out", "x"], "invalid choice: 'laptop'"),
     (["train", "--learning-rate", "0", "--out", "x"], "learning_rate must be positive"),
     (["reproduce", "--profile", "fast"], "invalid choice: 'fast'"),
+    (["train", "--out", "x", "--bogus"], "unrecognized arguments: --bogus"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

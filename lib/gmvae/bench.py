@@ -3,17 +3,23 @@
 For each model, in one process, with the same weights and inputs, it measures:
 
 * ms_per_step: the project's step (gmvae.train.make_train_step), called as the training loop calls it;
-* reference_ms_per_step: the straightforward port in gmvae.reference (K components in a Python loop);
+* reference_ms_per_step: the straightforward port in gmvae.reference (K components in a Python loop,
+  always float32);
 * matmul_gflops: the machine's dense matmul rate (one large square matmul) in the step's compute dtype;
 * epoch_seconds: 500 steps plus the per-epoch evaluation (10,000 train + 10,000 test images).
 
 The three are timed in turn within each repeat (load on a shared machine hits them alike) and the
 median over repeats is reported; warm-up calls are not timed. gflop_per_step counts the step's matrix
-multiplies analytically, so bound_ms_per_step = gflop_per_step / matmul_gflops is what the step would
-take if it were nothing but matmuls at the large-matmul rate; ratio_to_bound says how far it is.
+multiplies analytically (tests/test_reference.py checks the count against the traced graph), so
+bound_ms_per_step = gflop_per_step / matmul_gflops is what the step would take if it were nothing but
+matmuls at the large-matmul rate, and ratio_to_bound says how far the step is from that.
 
-Expected on 2 idle cores (GMVAE, K = 10, batch 100, float32): the step at least 1.6x faster than the
-reference, and within 1.4x of the bound. One JSON line per model and (K, batch size) combination.
+Expected on 2 idle cores without AVX-512 (GMVAE, K = 10, batch 100, float32): about 83 ms per step
+against about 150 ms for the reference (1.6-1.9x), 6.6 against 8.1 GFLOP, a bound of about 72 ms at
+about 90 GFLOP/s, so a ratio of 1.1-1.3; an epoch about 47 s. mixed_bfloat16 is slower there (about
+100 ms): without AVX512-BF16 a bf16 matmul is no faster than a float32 one. Timings vary by some 10 %
+from run to run, and much more when other processes share the cores (load_average_1min tells).
+One JSON line per model and (K, batch size) combination.
 """
 
 from __future__ import annotations
@@ -172,14 +178,13 @@ def bench_one(config: TrainConfig, data: MNIST, args) -> dict:
 
 
 def main(argv=None) -> int:
+    """argv: the options (default: what follows `python -m gmvae bench` on the command line)."""
     args = parse_args(sys.argv[2:] if argv is None else argv)
+    configs = [TrainConfig(model=model, k=k, batch_size=batch_size, z_dim=args.z_dim, hidden=args.hidden,
+                           precision=args.precision, train_eval_size=args.eval_size, test_eval_size=args.eval_size)
+               for model in args.models for k in args.k for batch_size in args.batch_size]  # checked before any work
     tf.config.experimental.enable_op_determinism()  # as gmvae.train.train runs
     data = _synthetic_mnist(args.eval_size) if args.synthetic else load_mnist()
-    for model in args.models:
-        for k in args.k:
-            for batch_size in args.batch_size:
-                config = TrainConfig(model=model, k=k, batch_size=batch_size, z_dim=args.z_dim, hidden=args.hidden,
-                                     precision=args.precision, train_eval_size=args.eval_size,
-                                     test_eval_size=args.eval_size)
-                print(json.dumps(bench_one(config, data, args)), flush=True)
+    for config in configs:
+        print(json.dumps(bench_one(config, data, args)), flush=True)
     return 0

@@ -4,7 +4,7 @@
     python -m gmvae train --model m2 --profile smoke --out /tmp/m2      # the smoke schedule
     python -m gmvae reproduce --profile cpu [--out results]
     python -m gmvae figures [--results results]
-    python -m gmvae bench
+    python -m gmvae bench [--models gmvae] [--k 5 10 20] [--batch-size 50 100 200]
 
 Arguments are checked before anything heavy is imported or trained: a bad one ends in a one-line
 error and exit status 2.
@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     figures = commands.add_parser("figures", help="redraw every figure from the logs, without training")
     figures.add_argument("--results", type=Path, default=Path("results"))
 
-    commands.add_parser("bench", help="time the training step against a straightforward reference")
+    commands.add_parser("bench", add_help=False,  # its options belong to gmvae.bench's own parser
+                        help="time the training step against a straightforward reference (python -m gmvae bench --help)")
     return parser
 
 
@@ -83,7 +84,9 @@ def _train_config(parser, args) -> TrainConfig:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "train":
         config = _train_config(parser, args)
         _writable_folder(parser, args.out, "--out")
@@ -113,4 +116,9 @@ def main(argv=None) -> int:
             return 1
         return 0
     from gmvae.bench import main as bench_main
-    return bench_main()
+    from gmvae.data import DataError
+    try:
+        return bench_main(extra)
+    except (DataError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1

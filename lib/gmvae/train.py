@@ -60,8 +60,9 @@ def make_train_step(model, optimizer, train_x: tf.Tensor, config: TrainConfig):
     """One Adam step on a batch: `train_step(indices [B], seeds [2, 2]) -> loss`.
 
     Only the optimizer update is compiled with XLA: it fuses Adam's ~8 elementwise passes per
-    variable into one (measured 5-6 % of the GMVAE step on 2 CPU cores). XLA for the whole step was
-    slower there (its stateless random numbers and matmuls are slower than TensorFlow's own kernels).
+    variable into one, saving 2-5 % of the step on 2 CPU cores for ~3 s of compilation per run.
+    XLA for the whole step was slower (its matmuls and stateless random numbers are slower than
+    TensorFlow's kernels, and its random numbers differ from theirs, so the data noise would change).
     """
     variables = model.trainable_variables
 
