@@ -8,12 +8,12 @@ always run.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from gmvae import pipeline
+from gmvae.data import cache_path
 
 NOTEBOOK_DIR = pipeline.NOTEBOOK_DIR
 SMOKE_NOTEBOOKS = list(pipeline.NOTEBOOKS)  # every notebook, in the order they must run
@@ -21,16 +21,7 @@ FIGURE_NOTEBOOKS = [n for n in SMOKE_NOTEBOOKS if not n.startswith("00_")]
 
 
 def _mnist_available() -> bool:
-    if os.environ.get("GMVAE_MNIST"):
-        return True
-    # the per-user cache, as gmvae.data.cache_path() finds it (repeated here to avoid importing TensorFlow)
-    if os.environ.get("GMVAE_CACHE_DIR"):
-        cache_dir = Path(os.environ["GMVAE_CACHE_DIR"])
-    elif os.environ.get("XDG_CACHE_HOME"):
-        cache_dir = Path(os.environ["XDG_CACHE_HOME"]) / "gmvae"
-    else:
-        cache_dir = Path.home() / ".cache" / "gmvae"
-    return (cache_dir.expanduser() / "mnist.npz").is_file()
+    return bool(os.environ.get("GMVAE_MNIST")) or cache_path().is_file()
 
 
 needs_mnist = pytest.mark.skipif(
