@@ -55,6 +55,11 @@ class TrainConfig:
             return f"{self.model}_{self.decoder_first}"
         return self.model
 
+    def differences(self, stored: dict) -> list[str]:
+        """Fields (but epochs, which a run may extend) where a stored configuration differs from this one."""
+        return [f"{name}={stored[name]!r} (wanted {value!r})" for name, value in dataclasses.asdict(self).items()
+                if name != "epochs" and name in stored and stored[name] != value]
+
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 

@@ -11,7 +11,6 @@ Importing this module does not import TensorFlow; :func:`ensure_runs` imports :m
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import os
 import shutil
@@ -149,24 +148,13 @@ def profile_epochs(profile: str, epochs=None) -> int:
 # ------------------------------------------------------------------------------------------ runs
 
 
-def _config_difference(stored: dict, wanted: TrainConfig) -> list[str]:
-    wanted_d = dataclasses.asdict(wanted)
-    diffs = []
-    for key, value in wanted_d.items():
-        if key == "epochs":
-            continue
-        if key in stored and stored[key] != value:
-            diffs.append(f"{key}={stored[key]!r} (wanted {value!r})")
-    return diffs
-
-
 def run_state(run_dir, config: TrainConfig) -> str:
     """'absent', 'complete' (at least config.epochs logged, or stopped at NaN), 'partial', or
     'mismatch' (the folder holds a run with another configuration)."""
     record = runs.read_record(run_dir)
     if record is None:
         return "absent"
-    if _config_difference(record.get("config") or {}, config):
+    if config.differences(record.get("config") or {}):
         return "mismatch"
     status = record.get("status") or {}
     if status.get("nan_epoch") is not None:
@@ -204,7 +192,7 @@ def ensure_runs(profile_name, run_name, *, results_dir, seeds=None, epochs=None,
             shutil.rmtree(d)
         state = run_state(d, config)
         if state == "mismatch":
-            diffs = _config_difference(runs.read_record(d)["config"], config)
+            diffs = config.differences(runs.read_record(d)["config"])
             raise ValueError(
                 f"{d} holds a run with another configuration ({'; '.join(diffs)}), probably from another profile. "
                 f"Use another results_dir, or retrain=True to replace it.")
@@ -216,9 +204,7 @@ def ensure_runs(profile_name, run_name, *, results_dir, seeds=None, epochs=None,
         from gmvae import train as train_module  # TensorFlow is imported only when something is trained
 
         if data is None:
-            from gmvae.data import load_mnist
-
-            data = load_mnist(None if data_path is None else resolve_path(data_path))
+            data = load_data(data_path)
         for config, d in todo:
             print(f"{run_name} seed {config.seed}: training {config.epochs} epochs into {d}", flush=True)
             started = time.perf_counter()

@@ -89,14 +89,10 @@ class RunMismatchError(ValueError):
 
 
 def _check_compatible(record: dict | None, config: TrainConfig, out_dir: Path) -> None:
-    if record is None:
-        return
-    saved = TrainConfig.from_dict(record["config"])
-    differing = [f.name for f in dataclasses.fields(TrainConfig)
-                 if f.name != "epochs" and getattr(saved, f.name) != getattr(config, f.name)]
+    differing = config.differences(record["config"]) if record else []
     if differing:
         raise RunMismatchError(
-            f"{out_dir} holds a run with a different configuration ({', '.join(differing)}); "
+            f"{out_dir} holds a run with a different configuration ({'; '.join(differing)}); "
             "choose another output folder or delete this one to start afresh")
 
 
