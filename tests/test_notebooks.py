@@ -12,7 +12,7 @@ import os
 import nbformat
 import pytest
 
-from gmvae import pipeline
+from gmvae import pipeline, runs
 from gmvae.data import cache_path
 
 NOTEBOOK_DIR = pipeline.NOTEBOOK_DIR
@@ -115,9 +115,12 @@ def test_notebook_smoke(name, smoke_results):
             path = out / "figures" / figure
             assert path.is_file() and path.stat().st_size > 0, f"{name} did not write {path}"
     if name == "04_overlay_comparison.ipynb":
-        assert (out / "claims.csv").is_file() and (out / "claims.md").is_file()
-        for run_name in ("m2", "modified_m2", "gmvae"):
+        for table in ("claims.csv", "claims.md", "run_table.csv", "run_table.md"):
+            assert (out / table).is_file(), f"{name} did not write {table}"
+        for run_name, notebook in (("m2", "01_m2_failure"), ("modified_m2", "02_modified_m2"), ("gmvae", "03_real_gmvae")):
             assert (out / "runs" / run_name / "seed0" / "log.csv").is_file()
+            command = runs.read_record(out / "runs" / run_name / "seed0")["provenance"]["command"]
+            assert command.endswith(f"[notebook {notebook}.ipynb]"), command
 
 
 @needs_mnist

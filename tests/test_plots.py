@@ -218,8 +218,24 @@ def test_claims_table_empty_and_markdown(tmp_path):
     assert set(table["verdict"]) == {"not reached"} and len(table) == 7
     md = pipeline.claims_markdown(table)
     assert md.count("\n") == len(table) + 2
-    csv_path, md_path = pipeline.write_claims(table, tmp_path)
-    assert pd.read_csv(csv_path).shape == table.shape and md_path.read_text().startswith("#")
+    paths = pipeline.write_tables(plots.load_runs(tmp_path, ["m2"]), tmp_path)
+    assert [p.name for p in paths] == ["claims.csv", "claims.md", "run_table.csv", "run_table.md"]
+    assert pd.read_csv(paths[0]).shape == table.shape and paths[1].read_text().startswith("#")
+    assert pd.read_csv(paths[2]).empty
+
+
+def test_run_table_rows_at_the_milestones_and_the_last_finite_epoch(results):
+    table = pipeline.run_table(plots.load_runs(results, ["gmvae", "modified_m2", "m2"]), epochs=(10, 20, 50))
+    assert list(zip(table["model"], table["seed"], table["epoch"])) == [
+        ("M2", 0, "10"), ("M2", 0, "20 (last)"),                          # 50 not reached
+        ("modified M2", 0, "10"), ("modified M2", 0, "11 (last; NaN at 12)"),
+        ("GMVAE", 0, "10"), ("GMVAE", 0, "20 (last)"), ("GMVAE", 1, "10"), ("GMVAE", 1, "20 (last)"),
+    ]
+    m2_at_10 = table.iloc[0]
+    assert m2_at_10["accuracy"] == f"{0.113 + 0.2 * np.exp(-10 / 3):.3f}"
+    assert m2_at_10["H(y|x) [nats]"] == f"{LN10 - 0.5 * np.exp(-10 / 3):.3f}"
+    assert m2_at_10["loss [nats]"] == f"{95 + 20 * np.exp(-2):.2f}"
+    assert table.iloc[7]["accuracy"] == f"{0.76 - 0.3 * np.exp(-4):.3f}"  # GMVAE seed 1, epoch 20
 
 
 # ------------------------------------------------------------------------------------- pipeline
@@ -230,6 +246,9 @@ def test_redraw_figures(results, capsys):
     names = sorted(p.name for p in report["written"])
     assert names == ["gmvae_curves.png", "m2_curves.png", "modified_m2_curves.png", "overlay.png"]
     assert "modified_m2_variants.png" in report["skipped"]
+    assert sorted(p.name for p in report["tables"]) == ["claims.csv", "claims.md", "run_table.csv", "run_table.md"]
+    md = (results / "run_table.md").read_text()
+    assert "| GMVAE | 1 | 20 (last) |" in md and "H(y\\|x)" in md  # "|" escaped in the header too
     out = capsys.readouterr().out
     assert "skipped modified_m2_variants.png" in out
     for name in names:

@@ -145,3 +145,35 @@ def test_run_killed_with_sigkill_resumes_to_the_uninterrupted_log(tmp_path):
     resumed, uninterrupted = runs.read_log(tmp_path / "killed"), runs.read_log(tmp_path / "uninterrupted")
     assert len(resumed) == epochs
     pd.testing.assert_frame_equal(without_time(resumed), without_time(uninterrupted))
+
+
+def test_code_version_is_dirty_only_for_changed_code(tmp_path):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "lib" / "model.py").write_text("a = 1\n")
+    (tmp_path / "results" / "log.csv").write_text("epoch\n1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+
+    (tmp_path / "results" / "log.csv").unlink()             # results change: still the committed code
+    (tmp_path / "scratch.txt").write_text("untracked")
+    assert train_module.code_version(tmp_path) == head
+    (tmp_path / "lib" / "model.py").write_text("a = 2\n")
+    assert train_module.code_version(tmp_path) == head + "-dirty"
+    assert train_module.code_version(tmp_path / "results") == head + "-dirty"   # any folder inside the checkout
+    outside = tmp_path.parent / f"{tmp_path.name}-not-a-repo"
+    outside.mkdir()
+    assert train_module.code_version(outside) is None
+
+
+def test_command_line_reads_as_typed_or_as_passed_down(monkeypatch):
+    monkeypatch.delenv(runs.COMMAND_VARIABLE, raising=False)
+    monkeypatch.setattr(sys, "argv", ["/somewhere/lib/gmvae/__main__.py", "train", "--epochs", "3"])
+    assert runs.command_line() == "python -m gmvae train --epochs 3"
+    monkeypatch.setenv(runs.COMMAND_VARIABLE, "python -m gmvae reproduce --profile cpu [notebook 01_m2_failure.ipynb]")
+    assert runs.command_line() == "python -m gmvae reproduce --profile cpu [notebook 01_m2_failure.ipynb]"

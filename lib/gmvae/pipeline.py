@@ -430,18 +430,56 @@ def markdown_table(table: pd.DataFrame) -> str:
     def cell(v):
         return str(v).replace("|", "\\|").replace("\n", " ")
 
-    lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
+    lines = ["| " + " | ".join(cell(c) for c in cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
     lines += ["| " + " | ".join(cell(row[c]) for c in cols) + " |" for _, row in table.iterrows()]
     return "\n".join(lines) + "\n"
 
 
-def write_claims(table: pd.DataFrame, results_dir) -> tuple[Path, Path]:
-    """Write results_dir/claims.csv and claims.md; return their paths."""
+RUN_TABLE_EPOCHS = (10, 20, 50)  # the epochs of the per-run table, besides each run's last
+
+
+def run_table(df: pd.DataFrame, epochs=RUN_TABLE_EPOCHS) -> pd.DataFrame:
+    """Per model and seed, the test metrics at ``epochs`` (those the run reached) and at its last
+    epoch, from :func:`plots.load_runs` logs. Rows of a run that turned NaN stop at its last finite
+    epoch; its last row says so."""
+    from gmvae.plots import label
+
+    order = {name: i for i, name in enumerate(["m2", "modified_m2", "modified_m2_identity",
+                                                "modified_m2_extra_layer", "gmvae"])}
+    rows = []
+    groups = df.groupby(["run_name", "seed"], sort=False) if len(df) else []
+    for (run_name, seed), g in sorted(groups, key=lambda item: (order.get(item[0][0], len(order)), item[0])):
+        g = g[np.isfinite(g["test_loss"])].sort_values("epoch")
+        if g.empty:
+            continue
+        last = int(g["epoch"].iloc[-1])
+        nan_epoch = g["nan_epoch"].iloc[0]
+        for epoch in sorted({e for e in epochs if e < last} | {last}):
+            row = g[g["epoch"] == epoch]
+            if row.empty:
+                continue
+            row = row.iloc[0]
+            note = "" if epoch != last else (" (last)" if pd.isna(nan_epoch) else f" (last; NaN at {int(nan_epoch)})")
+            rows.append({"model": label(run_name), "seed": int(seed), "epoch": f"{epoch}{note}",
+                         "accuracy": f"{row['test_accuracy']:.3f}", "H(y|x) [nats]": f"{row['test_entropy']:.3f}",
+                         "loss [nats]": f"{row['test_loss']:.2f}", "NMI": f"{row['test_nmi']:.3f}",
+                         "ARI": f"{row['test_ari']:.3f}"})
+    return pd.DataFrame(rows, columns=["model", "seed", "epoch", "accuracy", "H(y|x) [nats]", "loss [nats]",
+                                       "NMI", "ARI"])
+
+
+def write_tables(df: pd.DataFrame, results_dir) -> list[Path]:
+    """Write the claims table (claims.csv, claims.md) and the per-run table (run_table.csv,
+    run_table.md) of ``df`` into results_dir; return the paths."""
     results_dir = resolve_path(results_dir)
-    csv_path, md_path = results_dir / "claims.csv", results_dir / "claims.md"
-    runs.atomic_write_text(csv_path, table.to_csv(index=False))
-    runs.atomic_write_text(md_path, "# The post's claims, checked against the logs\n\n" + claims_markdown(table))
-    return csv_path, md_path
+    claims = claims_table(df)
+    table = run_table(df)
+    paths = [results_dir / name for name in ("claims.csv", "claims.md", "run_table.csv", "run_table.md")]
+    runs.atomic_write_text(paths[0], claims.to_csv(index=False))
+    runs.atomic_write_text(paths[1], "# The post's claims, checked against the logs\n\n" + markdown_table(claims))
+    runs.atomic_write_text(paths[2], table.to_csv(index=False))
+    runs.atomic_write_text(paths[3], "# Test metrics per run, from the logs\n\n" + markdown_table(table))
+    return paths
 
 
 # ------------------------------------------------------------------------------------ figures
@@ -462,11 +500,12 @@ def draw_log_figure(name: str, df: pd.DataFrame):
 
 
 def redraw_figures(results_dir="results", *, verbose=True) -> dict:
-    """Redraw every log-based figure from ``results_dir/runs`` into ``results_dir/figures``.
+    """Redraw every log-based figure from ``results_dir/runs`` into ``results_dir/figures``, and
+    rewrite the claims and per-run tables (:func:`write_tables`) from the same logs.
 
     No training and no TensorFlow: only the CSV logs. The sample grid and confusion matrix need a
-    checkpoint and are drawn by notebook 03 only. Returns {"written": [paths], "skipped": {name: reason}}
-    and, if ``verbose``, prints which figures it wrote and which it skipped for lack of logs.
+    checkpoint and are drawn by notebook 03 only. Returns {"written": [figure paths], "skipped":
+    {name: reason}, "tables": [table paths]} and, if ``verbose``, prints what it wrote and skipped.
     """
     import matplotlib
 
@@ -490,13 +529,14 @@ def redraw_figures(results_dir="results", *, verbose=True) -> dict:
             continue
         written.append(plots.save_figure(fig, results_dir / "figures" / name))
         plt.close(fig)
+    tables = write_tables(df, results_dir)
     if verbose:
-        for path in written:
+        for path in written + tables:
             print(f"wrote   {path}")
         for name, reason in skipped.items():
             print(f"skipped {name}: {reason}")
         print(f"not redrawn (need a checkpoint, drawn by notebook 03): {', '.join(CHECKPOINT_FIGURES)}")
-    return {"written": written, "skipped": skipped}
+    return {"written": written, "skipped": skipped, "tables": tables}
 
 
 # ---------------------------------------------------------------------------------- reproduce
@@ -519,11 +559,13 @@ def _check_kernel(kernel_name: str) -> None:
 
 
 @contextlib.contextmanager
-def _kernel_environment(progress: bool):
+def _kernel_environment(progress: bool, notebook: str):
     """Environment the notebook kernels inherit: no progress bars (unless asked: they would fill the
-    executed copies with thousands of lines), TensorFlow's C++ INFO messages off (unless already set)."""
-    saved = {k: os.environ.get(k) for k in ("GMVAE_PROGRESS", "TF_CPP_MIN_LOG_LEVEL")}
+    executed copies with thousands of lines), TensorFlow's C++ INFO messages off (unless already set),
+    this process's command and the notebook's name for the provenance of the runs it trains."""
+    saved = {k: os.environ.get(k) for k in ("GMVAE_PROGRESS", "TF_CPP_MIN_LOG_LEVEL", runs.COMMAND_VARIABLE)}
     os.environ["GMVAE_PROGRESS"] = "1" if progress else "0"
+    os.environ[runs.COMMAND_VARIABLE] = f"{runs.command_line()} [notebook {notebook}]"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     try:
         yield
@@ -556,7 +598,7 @@ def run_notebook(name: str, out, parameters: dict, *, kernel_name=DEFAULT_KERNEL
     if executed.resolve() == source.resolve():
         raise PipelineError(f"refusing to write the executed copy over the source notebook {source}")
     try:
-        with _kernel_environment(progress):
+        with _kernel_environment(progress, name):
             pm.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name=kernel_name,
                                 cwd=str(notebook_dir), progress_bar=False, log_output=log_output)
     except PapermillExecutionError as e:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -31,6 +32,20 @@ LOG_COLUMNS = [
     "test_ari",
     "seconds",        # wall time of the epoch, training and evaluation
 ]
+
+
+# Set by `gmvae reproduce` for the notebook kernels it starts, whose own command line says nothing.
+COMMAND_VARIABLE = "GMVAE_COMMAND"
+
+
+def command_line() -> str:
+    """The command that started this process as a user would type it, or GMVAE_COMMAND if set."""
+    if os.environ.get(COMMAND_VARIABLE):
+        return os.environ[COMMAND_VARIABLE]
+    argv = list(sys.argv)
+    if argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "gmvae":
+        argv[0] = "python -m gmvae"
+    return " ".join(argv)
 
 
 def run_dir(results_dir, run_name: str, seed: int) -> Path:

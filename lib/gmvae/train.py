@@ -15,7 +15,6 @@ import dataclasses
 import os
 import platform
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -170,16 +169,32 @@ def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=
     return log
 
 
-def provenance() -> dict:
-    """What produced a run: command, code version, library versions, machine."""
+# What defines a run's result; changes elsewhere (results/, README) do not make the code "dirty".
+CODE_PATHS = ("lib", "notebooks", "pyproject.toml", "requirements.txt")
+
+
+def code_version(repo_dir) -> str | None:
+    """The checked-out commit, with "-dirty" if a tracked file under CODE_PATHS differs from it;
+    None outside a git checkout."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=repo_dir, capture_output=True, text=True, timeout=10)
+
     try:
-        commit = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=Path(__file__).parent, capture_output=True,
-                                text=True, timeout=10).stdout.strip() or None
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return None
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", *(f":(top){p}" for p in CODE_PATHS)).stdout.strip()
     except OSError:
-        commit = None
+        return None
+    return head.stdout.strip() + ("-dirty" if changed else "")
+
+
+def provenance() -> dict:
+    """What produced a run: command (see runs.command_line), code version, library versions, machine."""
+    package_dir = Path(__file__).resolve().parent
     return {
-        "command": " ".join(sys.argv),
-        "git_commit": commit,
+        "command": runs.command_line(),
+        "git_commit": code_version(package_dir.parents[1]),
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "tensorflow_probability": tfp.__version__,
