@@ -131,7 +131,8 @@ def test_smoke_runs_left_figures_and_redraw_works(smoke_results):
         pytest.skip("the notebook smoke runs did not all complete")
     assert len(list((out / "figures").glob("*.png"))) >= len(FIGURE_NOTEBOOKS)
     report = pipeline.redraw_figures(out, verbose=False)
-    assert {p.name for p in report["written"]} == {"m2_curves.png", "modified_m2_curves.png", "gmvae_curves.png", "overlay.png"}
+    assert {p.name for p in report["written"]} == {"m2_curves.png", "modified_m2_curves.png", "gmvae_curves.png",
+                                                    "overlay.png", "gmvae_samples.png", "gmvae_confusion.png"}
 
 
 @needs_mnist
@@ -151,19 +152,25 @@ def test_failing_notebook_gives_one_line_error(smoke_results, tmp_path):
 
 @needs_mnist
 @pytest.mark.slow
-def test_gmvae_notebook_without_checkpoint_skips_model_figures(smoke_results, tmp_path):
-    """From logs alone (checkpoints are not committed), notebook 03 draws the curves and says what it skipped."""
+@pytest.mark.parametrize("with_figure_data", [False, True], ids=["logs-only", "logs-and-figure-data"])
+def test_gmvae_notebook_without_checkpoint(smoke_results, tmp_path, with_figure_data):
+    """As in a fresh clone (checkpoints are not committed): from the logs alone notebook 03 draws the curves
+    and says what it skipped; with the committed figure data it draws the sample grid and confusion matrix too."""
     import shutil
 
     if "03_real_gmvae.ipynb" not in smoke_results["executed"]:
         pytest.skip("03_real_gmvae did not run")
     shutil.copytree(smoke_results["out"] / "runs" / "gmvae", tmp_path / "runs" / "gmvae",
                     ignore=shutil.ignore_patterns("checkpoints"))
+    if with_figure_data:
+        (tmp_path / pipeline.MODEL_FIGURE_DATA).parent.mkdir(parents=True)
+        shutil.copy(smoke_results["out"] / pipeline.MODEL_FIGURE_DATA, tmp_path / pipeline.MODEL_FIGURE_DATA)
     executed = pipeline.run_notebook("03_real_gmvae.ipynb", tmp_path,
                                      dict(profile="smoke", results_dir=str(tmp_path)))
     text = "".join(o.get("text", "") for c in nbformat.read(executed, as_version=4).cells
                    if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "SKIPPED gmvae_samples.png and gmvae_confusion.png" in text
+    assert ("SKIPPED gmvae_samples.png and gmvae_confusion.png" in text) is not with_figure_data
     assert (tmp_path / "figures" / "gmvae_curves.png").is_file()
-    assert not (tmp_path / "figures" / "gmvae_samples.png").exists()
+    for name in pipeline.MODEL_FIGURES:
+        assert (tmp_path / "figures" / name).exists() is with_figure_data
     assert not (tmp_path / "runs" / "gmvae" / "seed0" / "checkpoints").exists(), "it must not have retrained"

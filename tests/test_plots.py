@@ -257,6 +257,30 @@ def test_redraw_figures(results, capsys):
         pipeline.redraw_figures(results / "nowhere")
 
 
+def test_model_figures_are_redrawn_from_saved_data(results):
+    assert pipeline.load_model_figure_data(results) is None
+    confusion = np.zeros((10, 10), dtype=int)
+    confusion[np.arange(10), (np.arange(10) + 3) % 10] = 50  # cluster c holds digit c+3
+    confusion[4, 0] = 5
+    samples = np.random.default_rng(0).random((10, 3, 28, 28)).astype(np.float16)
+    path = results / pipeline.MODEL_FIGURE_DATA
+    path.parent.mkdir(parents=True)
+    np.savez_compressed(path, samples=samples, confusion=confusion, seed=1, epoch=20)  # as save_model_figure_data does
+
+    data = pipeline.load_model_figure_data(results)
+    assert (data["seed"], data["epoch"]) == (1, 20) and data["samples"].shape == (10, 3, 28, 28)
+    figures = pipeline.draw_model_figures(data)
+    assert f"accuracy {500 / 505:.3f}" in figures["gmvae_confusion.png"].axes[0].get_title()
+    assert "GMVAE seed 1, epoch 20" in figures["gmvae_samples.png"].axes[0].get_title()
+    report = pipeline.redraw_figures(results, verbose=False)
+    assert {"gmvae_samples.png", "gmvae_confusion.png"} <= {p.name for p in report["written"]}
+    assert not report["skipped"].keys() & {"gmvae_samples.png", "gmvae_confusion.png"}
+    # the notebook uses saved data only if it belongs to the best replicate's last epoch (here seed 1, epoch 20)
+    df = plots.load_runs(results, ["gmvae"])
+    assert pipeline.model_figure_data(results, df)["seed"] == 1
+    assert pipeline.model_figure_data(results, df[df["epoch"] <= 10]) is None
+
+
 def test_validate_parameters(tmp_path):
     out = pipeline.validate_parameters("smoke", None, None, tmp_path / "new", run_names=["m2"])
     assert out == tmp_path / "new" and out.is_dir()
