@@ -34,7 +34,7 @@ test: venv ## run the tests, including a smoke run of every notebook (needs GMVA
 reproduce: venv ## run every notebook with papermill for PROFILE; executed copies in results/executed/
 	$(PY) -m gmvae reproduce --profile $(PROFILE) --out $(RESULTS)
 
-figures: venv ## redraw the log-based figures in results/figures from results/runs, without training
+figures: venv ## redraw every figure and table in results/ from the committed logs and figure data, without training
 	$(PY) -m gmvae figures --results $(RESULTS)
 
 lab: venv ## open the notebooks in JupyterLab (installs jupyterlab into .venv on first use)

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--epochs", type=_non_negative_int, help="epochs of every run (default: the profile's)")
     reproduce.add_argument("--retrain", action="store_true", help="delete existing runs and train them again")
 
-    figures = commands.add_parser("figures", help="redraw every figure from the logs, without training")
+    figures = commands.add_parser("figures", help="redraw every figure and table from results/ (logs and saved figure data), without training")
     figures.add_argument("--results", type=Path, default=Path("results"))
 
     commands.add_parser("bench", add_help=False,  # its options belong to gmvae.bench's own parser
