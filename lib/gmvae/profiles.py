@@ -1,7 +1,7 @@
 """Run profiles: which models, seeds and schedule a reproduction trains. Used by notebooks and CLI alike.
 
 * ``smoke``: seconds per model; a few iterations with evaluation on small subsets. For tests and CI.
-* ``cpu``:   every claim of the post at a shorter horizon (50 epochs), about 3 hours on 2 cores.
+* ``cpu``:   every claim of the post at a shorter horizon (50 epochs), about 2.6 hours on 2 cores.
 * ``blog``:  the post's 1000-epoch schedule and replicate counts. A GPU job.
 """
 
@@ -48,7 +48,7 @@ PROFILES = {
     ),
     "cpu": Profile(
         name="cpu",
-        description="the post's claims at 50 epochs: M2 x1, modified M2 x1, GMVAE x2; about 3 hours on 2 cores",
+        description="the post's claims at 50 epochs: M2 x1, modified M2 x1, GMVAE x2; about 2.6 hours on 2 cores",
         seeds={"m2": (0,), "modified_m2": (0,), "gmvae": (0, 1)},
         base=TrainConfig(epochs=50),
         variants=_VARIANTS,
