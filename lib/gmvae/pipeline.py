@@ -505,10 +505,9 @@ def run_table(df: pd.DataFrame, epochs=RUN_TABLE_EPOCHS) -> pd.DataFrame:
     """Per model and seed, the test metrics at ``epochs`` (those the run reached) and at its last
     epoch, from :func:`plots.load_runs` logs. Rows of a run that turned NaN stop at its last finite
     epoch; its last row says so."""
-    from gmvae.plots import label
+    from gmvae.plots import LABELS, label
 
-    order = {name: i for i, name in enumerate(["m2", "modified_m2", "modified_m2_identity",
-                                                "modified_m2_extra_layer", "gmvae"])}
+    order = {name: i for i, name in enumerate(LABELS)}  # the post's order of the models
     rows = []
     groups = df.groupby(["run_name", "seed"], sort=False) if len(df) else []
     for (run_name, seed), g in sorted(groups, key=lambda item: (order.get(item[0][0], len(order)), item[0])):
