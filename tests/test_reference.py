@@ -15,7 +15,7 @@ from gmvae.config import TrainConfig
 from gmvae.loss import negative_elbo
 from gmvae.models import build_model
 from gmvae.reference import make_reference_step, reference_loss, standard_normal_noise
-from gmvae.train import make_train_step
+from gmvae.train import make_optimizer, make_train_step
 
 K, Z, HIDDEN, X_DIM, BATCH = 3, 2, 5, 4, 7
 SEED = tf.constant([11, 12])
@@ -55,7 +55,7 @@ def test_one_fast_step_and_one_reference_step_agree():
     results = []
     for make_step in (lambda *a: make_train_step(*a, config), make_reference_step):
         model = build_model(config, x_dim=X_DIM)  # the same seed: the same initial weights
-        optimizer = tf.keras.optimizers.Adam(config.learning_rate)
+        optimizer = make_optimizer(config)
         optimizer.build(model.trainable_variables)
         loss = float(make_step(model, optimizer, train_x)(indices, seeds))
         results.append((loss, [v.numpy() for v in model.trainable_variables]))

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 from gmvae import runs, train as train_module
 from gmvae.config import TrainConfig
@@ -88,6 +89,46 @@ def test_a_folder_with_another_configuration_is_refused(tmp_path):
     train(TINY.replace(epochs=1), tmp_path, data=data, progress=False)
     with pytest.raises(RunMismatchError, match="hidden"):
         train(TINY.replace(hidden=9), tmp_path, data=data, progress=False)
+
+
+def test_a_run_recorded_before_adam_epsilon_was_configurable_is_refused(tmp_path):
+    """Such runs trained with Keras' default epsilon 1e-7; resuming them with 1e-10 would mix two optimizers."""
+    data = synthetic_mnist()
+    train(TINY.replace(epochs=1), tmp_path, data=data, progress=False)
+    record = json.loads((tmp_path / "run.json").read_text())
+    del record["config"]["adam_epsilon"]
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    assert TrainConfig.from_dict(record["config"]).adam_epsilon == 1e-7
+    with pytest.raises(RunMismatchError, match="adam_epsilon=1e-07"):
+        train(TINY, tmp_path, data=data, progress=False)
+
+
+def test_adam_steps_as_the_original_did_on_the_summed_loss():
+    """TF1's Adam (epsilon 1e-8), written out in numpy, on the sum of a batch of 100 per-example losses
+    0.5e-9 (c_i . w)^2, against our optimizer on their mean. Gradients this small make epsilon matter."""
+    config = TrainConfig()
+    rng = np.random.default_rng(0)
+    c = rng.normal(size=(config.batch_size, 3))
+    w0 = rng.normal(size=3)
+
+    w, m, v = w0.copy(), np.zeros(3), np.zeros(3)
+    for t in range(1, 6):
+        g = 1e-9 * c.T @ (c @ w)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g**2
+        w -= config.learning_rate * np.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m / (np.sqrt(v) + 1e-8)
+
+    def ours(optimizer):
+        weights = tf.Variable(w0)
+        for _ in range(5):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(0.5e-9 * tf.linalg.matvec(tf.constant(c), weights) ** 2)
+            optimizer.apply_gradients([(tape.gradient(loss, weights), weights)])
+        return weights.numpy()
+
+    np.testing.assert_allclose(ours(train_module.make_optimizer(config)), w, rtol=1e-6)  # float32 hyperparameters
+    keras_default = ours(tf.keras.optimizers.Adam(config.learning_rate))
+    assert np.abs(keras_default - w0).max() < 0.1 * np.abs(w - w0).max()  # 1e-7 would barely move w
 
 
 def test_non_finite_loss_stops_cleanly_and_keeps_the_last_finite_checkpoint(tmp_path, monkeypatch):

@@ -38,7 +38,7 @@ from gmvae.data import MNIST, load_mnist
 from gmvae.evaluate import Scorer
 from gmvae.models import IMAGE_PIXELS, build_model
 from gmvae.reference import make_reference_step
-from gmvae.train import _evaluate, batch_indices, make_train_step, step_seeds
+from gmvae.train import _evaluate, batch_indices, make_optimizer, make_train_step, step_seeds
 
 
 def parse_args(argv) -> argparse.Namespace:
@@ -138,7 +138,7 @@ def bench_one(config: TrainConfig, data: MNIST, args) -> dict:
     """One JSON line: timings of the project's and the reference step, bound and epoch time."""
     model = build_model(config)
     train_x = tf.constant(data.train_x)
-    optimizers = [tf.keras.optimizers.Adam(config.learning_rate) for _ in range(2)]
+    optimizers = [make_optimizer(config) for _ in range(2)]
     for optimizer in optimizers:
         optimizer.build(model.trainable_variables)
     timed = config.replace(iters_per_epoch=args.steps)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 MODELS = ("m2", "modified_m2", "gmvae")
 DECODER_FIRST = ("relu", "identity", "extra_layer")  # modified M2's first decoder nonlinearity
 PRECISIONS = ("float32", "mixed_bfloat16")
+# Runs recorded before a field existed trained with these values (Keras' default epsilon until the field came).
+VALUES_BEFORE_FIELD = {"adam_epsilon": 1e-7}
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class TrainConfig:
     batch_size: int = 100
     iters_per_epoch: int = 500      # the original's "epoch": 500 x 100 = 50,000 examples
     learning_rate: float = 1e-3     # Adam
+    adam_epsilon: float = 1e-10     # the original's 1e-8 on the batch's summed loss = 1e-10 on its mean
     clip_norm: float | None = None  # global gradient-norm clipping; the post did not clip
     train_eval_size: int = 10_000   # random training images scored after each epoch, as the original
     test_eval_size: int = 10_000    # test images scored after each epoch (10,000 = all of them)
@@ -43,6 +46,8 @@ class TrainConfig:
                 problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.learning_rate <= 0:
             problems.append(f"learning_rate must be positive, not {self.learning_rate}")
+        if self.adam_epsilon <= 0:
+            problems.append(f"adam_epsilon must be positive, not {self.adam_epsilon}")
         if self.clip_norm is not None and self.clip_norm <= 0:
             problems.append(f"clip_norm must be positive or None, not {self.clip_norm}")
         if problems:
@@ -57,6 +62,7 @@ class TrainConfig:
 
     def differences(self, stored: dict) -> list[str]:
         """Fields (but epochs, which a run may extend) where a stored configuration differs from this one."""
+        stored = {**VALUES_BEFORE_FIELD, **stored}
         return [f"{name}={stored[name]!r} (wanted {value!r})" for name, value in dataclasses.asdict(self).items()
                 if name != "epochs" and name in stored and stored[name] != value]
 
@@ -72,4 +78,4 @@ class TrainConfig:
         unknown = set(fields) - known
         if unknown:
             raise ValueError(f"unknown configuration fields: {', '.join(sorted(unknown))}")
-        return cls(**fields)
+        return cls(**{**VALUES_BEFORE_FIELD, **fields})
