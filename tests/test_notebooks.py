@@ -137,6 +137,15 @@ def test_smoke_runs_left_figures_and_redraw_works(smoke_results):
 
 @needs_mnist
 @pytest.mark.slow
+def test_kernels_get_gmvae_mnist_as_an_absolute_path(tmp_path, monkeypatch):
+    """Kernels run in notebooks/: `GMVAE_MNIST=data/mnist.npz make reproduce` means data/ beside the caller."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GMVAE_MNIST", "data/mnist.npz")
+    with pipeline._kernel_environment(False, "01_m2_failure.ipynb"):
+        assert os.environ["GMVAE_MNIST"] == str(tmp_path / "data" / "mnist.npz")
+    assert os.environ["GMVAE_MNIST"] == "data/mnist.npz"
+
+
 def test_failing_notebook_gives_one_line_error(smoke_results, tmp_path):
     """A bad parameter stops the notebook in the validation cell; the error names notebook and cell."""
     if "00_index.ipynb" not in smoke_results["executed"]:

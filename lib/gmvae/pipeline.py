@@ -631,8 +631,12 @@ def _check_kernel(kernel_name: str) -> None:
 def _kernel_environment(progress: bool, notebook: str):
     """Environment the notebook kernels inherit: no progress bars (unless asked: they would fill the
     executed copies with thousands of lines), TensorFlow's C++ INFO messages off (unless already set),
-    this process's command and the notebook's name for the provenance of the runs it trains."""
-    saved = {k: os.environ.get(k) for k in ("GMVAE_PROGRESS", "TF_CPP_MIN_LOG_LEVEL", runs.COMMAND_VARIABLE)}
+    this process's command and the notebook's name for the provenance of the runs it trains, and
+    GMVAE_MNIST made absolute (the kernels run in notebooks/, where a path relative to here would miss)."""
+    saved = {k: os.environ.get(k) for k in ("GMVAE_PROGRESS", "TF_CPP_MIN_LOG_LEVEL", runs.COMMAND_VARIABLE,
+                                            "GMVAE_MNIST")}
+    if os.environ.get("GMVAE_MNIST"):
+        os.environ["GMVAE_MNIST"] = str(Path(os.environ["GMVAE_MNIST"]).expanduser().absolute())
     os.environ["GMVAE_PROGRESS"] = "1" if progress else "0"
     os.environ[runs.COMMAND_VARIABLE] = f"{runs.command_line()} [notebook {notebook}]"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
