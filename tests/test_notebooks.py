@@ -135,8 +135,6 @@ def test_smoke_runs_left_figures_and_redraw_works(smoke_results):
                                                     "overlay.png", "gmvae_samples.png", "gmvae_confusion.png"}
 
 
-@needs_mnist
-@pytest.mark.slow
 def test_kernels_get_gmvae_mnist_as_an_absolute_path(tmp_path, monkeypatch):
     """Kernels run in notebooks/: `GMVAE_MNIST=data/mnist.npz make reproduce` means data/ beside the caller."""
     monkeypatch.chdir(tmp_path)
@@ -146,6 +144,8 @@ def test_kernels_get_gmvae_mnist_as_an_absolute_path(tmp_path, monkeypatch):
     assert os.environ["GMVAE_MNIST"] == "data/mnist.npz"
 
 
+@needs_mnist
+@pytest.mark.slow
 def test_failing_notebook_gives_one_line_error(smoke_results, tmp_path):
     """A bad parameter stops the notebook in the validation cell; the error names notebook and cell."""
     if "00_index.ipynb" not in smoke_results["executed"]:
