@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from gmvae.metrics import ari, cluster_accuracy, confusion, mean_entropy, nmi
+from gmvae.metrics import ari, cluster_accuracy, confusion, mean_entropy, mutual_information, nmi
 
 LABELS = np.array([0, 0, 1, 1, 2, 2, 3, 3, 3, 9])
 
@@ -73,6 +73,27 @@ def test_mean_entropy_of_confident_and_huge_logits():
     value = mean_entropy(huge)
     assert math.isfinite(value)
     assert value == pytest.approx(math.log(2) / 2)
+
+
+def test_mutual_information_is_zero_for_uniform_and_for_collapsed_q():
+    assert mutual_information(np.zeros((5, 10))) == 0.0
+    collapsed = np.tile([9.0, 0, 0], (4, 1))            # every point sure of category 0
+    assert mutual_information(collapsed) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_mutual_information_of_confident_distinct_categories_is_the_marginal_entropy():
+    logits = np.full((4, 3), -50.0)
+    logits[[0, 1, 2, 3], [0, 0, 1, 2]] = 50.0           # categories used by 2, 1, 1 of 4 points
+    assert mutual_information(logits) == pytest.approx(-(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25)))
+
+
+def test_mutual_information_by_hand():
+    probs = np.array([[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]])
+    h = lambda p: -(p * np.log(p)).sum(axis=-1)
+    expected = h(probs.mean(axis=0)) - h(probs).mean()   # ln 2 - (2 H(0.8) + ln 2) / 3
+    assert mutual_information(np.log(probs)) == pytest.approx(expected)
+    assert expected == pytest.approx(2 / 3 * (math.log(2) - h(np.array([0.8, 0.2]))))
+    assert math.isnan(mutual_information(np.array([[np.nan, 0.0]])))
 
 
 def test_confusion_counts_cluster_by_digit():

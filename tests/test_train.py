@@ -33,8 +33,25 @@ def without_time(log: pd.DataFrame) -> pd.DataFrame:
     return log.drop(columns="seconds").reset_index(drop=True)
 
 
-def test_batches_walk_through_whole_permutations_across_epochs():
+def test_first_pass_reads_the_file_in_order_and_later_passes_are_permuted():
+    """TF 0.12's next_batch, as the original read MNIST: 0, 1, ..., n-1, then a fresh permutation per pass."""
     config = TrainConfig(seed=3, iters_per_epoch=3, batch_size=2)
+    n = 7
+    stream = np.concatenate([batch_indices(config, epoch, n).ravel() for epoch in (1, 2, 3, 4)])
+    assert list(stream[:n]) == list(range(n))
+    for start in (n, 2 * n):
+        assert sorted(stream[start:start + n]) == list(range(n))
+        assert list(stream[start:start + n]) != list(range(n))
+    assert list(stream[n:2 * n]) != list(stream[2 * n:3 * n])
+
+
+def test_a_run_recorded_before_first_pass_was_configurable_counts_as_shuffled():
+    assert TrainConfig.from_dict({"model": "m2"}).first_pass == "shuffled"
+    assert "first_pass='shuffled' (wanted 'file_order')" in TrainConfig().differences({"model": "gmvae"})
+
+
+def test_shuffled_batches_walk_through_whole_permutations_across_epochs():
+    config = TrainConfig(seed=3, iters_per_epoch=3, batch_size=2, first_pass="shuffled")
     n = 7                                          # 6 examples an epoch: passes straddle epochs
     stream = np.concatenate([batch_indices(config, epoch, n).ravel() for epoch in (1, 2, 3, 4)])
     for start in range(0, 21, n):

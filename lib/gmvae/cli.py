@@ -18,10 +18,10 @@ import os
 import sys
 from pathlib import Path
 
-from gmvae.config import DECODER_FIRST, MODELS, PRECISIONS, TrainConfig
+from gmvae.config import DECODER_FIRST, FIRST_PASSES, MODELS, PRECISIONS, TrainConfig
 from gmvae.profiles import PROFILES
 
-_CHOICES = {"model": MODELS, "decoder_first": DECODER_FIRST, "precision": PRECISIONS}
+_CHOICES = {"model": MODELS, "decoder_first": DECODER_FIRST, "precision": PRECISIONS, "first_pass": FIRST_PASSES}
 _TYPES = {"int": int, "float": float, "str": str, "float | None": float}
 
 

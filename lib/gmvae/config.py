@@ -9,8 +9,10 @@ from dataclasses import dataclass
 MODELS = ("m2", "modified_m2", "gmvae")
 DECODER_FIRST = ("relu", "identity", "extra_layer")  # modified M2's first decoder nonlinearity
 PRECISIONS = ("float32", "mixed_bfloat16")
-# Runs recorded before a field existed trained with these values (Keras' default epsilon until the field came).
-VALUES_BEFORE_FIELD = {"adam_epsilon": 1e-7}
+FIRST_PASSES = ("file_order", "shuffled")  # order of the first pass over the training images
+# Runs recorded before a field existed trained with these values (Keras' default epsilon until the field
+# came; a shuffled first pass until the original's file order became the default).
+VALUES_BEFORE_FIELD = {"adam_epsilon": 1e-7, "first_pass": "shuffled"}
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class TrainConfig:
     hidden: int = 512               # width of every hidden layer
     decoder_first: str = "relu"     # modified M2 only: relu | identity | extra_layer
     batch_size: int = 100
+    first_pass: str = "file_order"  # file_order: TF 0.12's next_batch, as the original; shuffled: every pass permuted
     iters_per_epoch: int = 500      # the original's "epoch": 500 x 100 = 50,000 examples
     learning_rate: float = 1e-3     # Adam
     adam_epsilon: float = 1e-10     # the original's 1e-8 on the batch's summed loss = 1e-10 on its mean
@@ -37,6 +40,8 @@ class TrainConfig:
             problems.append(f"model must be one of {', '.join(MODELS)}, not {self.model!r}")
         if self.decoder_first not in DECODER_FIRST:
             problems.append(f"decoder_first must be one of {', '.join(DECODER_FIRST)}, not {self.decoder_first!r}")
+        if self.first_pass not in FIRST_PASSES:
+            problems.append(f"first_pass must be one of {', '.join(FIRST_PASSES)}, not {self.first_pass!r}")
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.epochs < 0:

@@ -47,6 +47,7 @@ class Scorer:
             "kl_z": float(kl_z.mean()),
             "kl_y": float(kl_y.mean()),
             "entropy": metrics.mean_entropy(logits),
+            "mutual_information": metrics.mutual_information(logits),
             "accuracy": metrics.cluster_accuracy(labels, clusters),
             "nmi": metrics.nmi(labels, clusters),
             "ari": metrics.ari(labels, clusters),

@@ -7,6 +7,7 @@ the same length. NumPy, SciPy and scikit-learn only: no TensorFlow, so plots can
 from __future__ import annotations
 
 import numpy as np
+import scipy.stats
 from scipy.special import log_softmax
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
@@ -37,12 +38,31 @@ def mean_entropy(logits) -> float:
 
     NaN logits give NaN rather than an error: a diverged run (modified M2 does) logs NaN and goes on.
     """
+    return float(_entropies(_log_probs(logits)).mean())
+
+
+def mutual_information(logits) -> float:
+    """I(x; y) in nats of q(y|x) over the points: H(mean q(y|x)) - mean H(q(y|x)), between 0 and ln K.
+
+    0 both when q(y|x) is uniform and when every point goes to one category: in either case y says
+    nothing about x. NaN logits give NaN, as in mean_entropy.
+    """
+    log_probs = _log_probs(logits)
+    marginal = scipy.stats.entropy(np.exp(log_probs).mean(axis=0))
+    # max: rounding can leave -1e-16 where the two entropies are equal (max keeps a NaN first argument).
+    return float(max(marginal - _entropies(log_probs).mean(), 0.0))
+
+
+def _log_probs(logits) -> np.ndarray:
     logits = np.asarray(logits, dtype=np.float64)
     if logits.ndim != 2 or logits.shape[0] == 0 or logits.shape[1] == 0:
         raise ValueError(f"logits must be a non-empty 2-D array [points, categories], not shape {logits.shape}")
     # log_softmax subtracts the row maximum, so huge logits neither overflow nor give 0 * -inf.
-    log_probs = log_softmax(logits, axis=1)
-    return float(-(np.exp(log_probs) * log_probs).sum(axis=1).mean())
+    return log_softmax(logits, axis=1)
+
+
+def _entropies(log_probs: np.ndarray) -> np.ndarray:
+    return -(np.exp(log_probs) * log_probs).sum(axis=1)
 
 
 def confusion(labels, clusters, k=10, n_labels=10) -> np.ndarray:

@@ -27,6 +27,7 @@ LOG_COLUMNS = [
     "test_recon",     # the test loss's terms: -E log p(x|z,y), KL over z, KL over y
     "test_kl_z",
     "test_kl_y",
+    "test_mutual_information",  # I(x; y) = H(mean q(y|x)) - mean H(q(y|x)) on the test images; 0 = y unused
     "test_accuracy",  # cluster accuracy (most frequent digit per cluster)
     "test_nmi",
     "test_ari",
@@ -72,11 +73,11 @@ def write_log(run_dir, log: pd.DataFrame) -> None:
 
 
 def read_log(run_dir) -> pd.DataFrame:
-    """The run's log; an empty frame with LOG_COLUMNS if it has none yet."""
+    """The run's log with LOG_COLUMNS (NaN for a column added after it was written); empty if it has none yet."""
     path = Path(run_dir) / "log.csv"
     if not path.exists():
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in LOG_COLUMNS}).astype({"epoch": "int64"})
-    return pd.read_csv(path)
+    return pd.read_csv(path).reindex(columns=LOG_COLUMNS)
 
 
 def write_record(run_dir, record: dict) -> None:

@@ -38,15 +38,23 @@ _DATA_ORDER, _STEP_NOISE, _EVALUATION = 0, 1, 2
 def batch_indices(config: TrainConfig, epoch: int, n_train: int) -> np.ndarray:
     """[iters_per_epoch, batch_size] training indices of a (1-based) epoch.
 
-    Batches walk through an endless sequence of permutations of the training set, as the original's
-    `next_batch` did; an epoch of 500 x 100 examples is not a pass over the 55,000.
+    Batches walk through an endless sequence of passes over the training set, as the original's
+    `next_batch` did; an epoch of 500 x 100 examples is not a pass over the 55,000. TensorFlow 0.12's
+    `next_batch` read the first pass in file order and permuted only the later ones
+    (`first_pass="file_order"`); `"shuffled"` permutes every pass.
     """
     per_epoch = config.iters_per_epoch * config.batch_size
     first, last = (epoch - 1) * per_epoch, epoch * per_epoch
     passes = range(first // n_train, (last - 1) // n_train + 1)
-    stream = np.concatenate([np.random.default_rng([config.seed, _DATA_ORDER, p]).permutation(n_train) for p in passes])
+    stream = np.concatenate([_pass_order(config, p, n_train) for p in passes])
     offset = first - passes[0] * n_train
     return stream[offset:offset + per_epoch].reshape(config.iters_per_epoch, config.batch_size)
+
+
+def _pass_order(config: TrainConfig, pass_number: int, n_train: int) -> np.ndarray:
+    if pass_number == 0 and config.first_pass == "file_order":
+        return np.arange(n_train)
+    return np.random.default_rng([config.seed, _DATA_ORDER, pass_number]).permutation(n_train)
 
 
 def step_seeds(config: TrainConfig, epoch: int) -> np.ndarray:
@@ -219,5 +227,6 @@ def _evaluate(scorer: Scorer, data: MNIST, config: TrainConfig, epoch: int) -> d
         "train_entropy": train["entropy"], "test_entropy": test["entropy"],
         "train_loss": train["loss"], "test_loss": test["loss"],
         "test_recon": test["recon"], "test_kl_z": test["kl_z"], "test_kl_y": test["kl_y"],
+        "test_mutual_information": test["mutual_information"],
         "test_accuracy": test["accuracy"], "test_nmi": test["nmi"], "test_ari": test["ari"],
     }
