@@ -12,11 +12,12 @@ import os
 import nbformat
 import pytest
 
-from gmvae import pipeline, runs
+from gmvae import figures, notebook_runner, runs
 from gmvae.data import cache_path
+from gmvae.notebook_runner import NotebookError, run_notebook
+from gmvae.parameters import NOTEBOOK_DIR
 
-NOTEBOOK_DIR = pipeline.NOTEBOOK_DIR
-SMOKE_NOTEBOOKS = list(pipeline.NOTEBOOKS)  # every notebook, in the order they must run
+SMOKE_NOTEBOOKS = list(notebook_runner.NOTEBOOKS)  # every notebook, in the order they must run
 FIGURE_NOTEBOOKS = [n for n in SMOKE_NOTEBOOKS if not n.startswith("00_")]
 
 
@@ -36,8 +37,8 @@ needs_mnist = pytest.mark.skipif(
 def test_every_notebook_is_in_the_smoke_list():
     on_disk = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
     missing = [n for n in on_disk if n not in SMOKE_NOTEBOOKS]
-    assert not missing, f"notebooks not covered by pipeline.NOTEBOOKS (and so by the smoke run): {missing}"
-    assert sorted(SMOKE_NOTEBOOKS) == on_disk, "pipeline.NOTEBOOKS lists notebooks that do not exist"
+    assert not missing, f"notebooks not covered by notebook_runner.NOTEBOOKS (and so by the smoke run): {missing}"
+    assert sorted(SMOKE_NOTEBOOKS) == on_disk, "notebook_runner.NOTEBOOKS lists notebooks that do not exist"
     assert SMOKE_NOTEBOOKS == sorted(SMOKE_NOTEBOOKS), "notebooks must run in the order of their numbers"
 
 
@@ -85,11 +86,11 @@ def test_notebook_smoke(name, smoke_results):
         if earlier not in smoke_results["executed"]:
             pytest.skip(f"{earlier} did not run before {name} (run the notebooks in order)")
     try:
-        executed = pipeline.run_notebook(
+        executed = run_notebook(
             name, out,
             dict(profile="smoke", seeds=None, epochs=None, retrain=False, results_dir=str(out), data_path=None),
         )
-    except pipeline.PipelineError as error:
+    except NotebookError as error:
         pytest.fail(str(error))
     smoke_results["executed"][name] = executed
 
@@ -106,16 +107,17 @@ def test_notebook_smoke(name, smoke_results):
 
     if name in FIGURE_NOTEBOOKS:
         expected = {
-            "01_m2_failure.ipynb": ["m2_curves.png"],
-            "02_modified_m2.ipynb": ["modified_m2_curves.png"],
-            "03_real_gmvae.ipynb": ["gmvae_curves.png", "gmvae_samples.png", "gmvae_confusion.png"],
-            "04_overlay_comparison.ipynb": ["overlay.png"],
+            "01_m2_failure.ipynb": ["m2_curves.png", "m2_curves_post_horizon.png"],
+            "02_modified_m2.ipynb": ["modified_m2_curves.png", "modified_m2_curves_post_horizon.png"],
+            "03_real_gmvae.ipynb": ["gmvae_curves.png", "gmvae_curves_post_horizon.png", "gmvae_samples.png",
+                                    "gmvae_confusion.png"],
+            "04_overlay_comparison.ipynb": ["overlay.png", "overlay_post_horizon.png"],
         }[name]
         for figure in expected:
             path = out / "figures" / figure
             assert path.is_file() and path.stat().st_size > 0, f"{name} did not write {path}"
     if name == "04_overlay_comparison.ipynb":
-        for table in ("claims.csv", "claims.md", "run_table.csv", "run_table.md"):
+        for table in ("claims.csv", "claims.md", "run_table.csv", "run_table.md", "fidelity.csv", "fidelity.md"):
             assert (out / table).is_file(), f"{name} did not write {table}"
         for run_name, notebook in (("m2", "01_m2_failure"), ("modified_m2", "02_modified_m2"), ("gmvae", "03_real_gmvae")):
             assert (out / "runs" / run_name / "seed0" / "log.csv").is_file()
@@ -130,16 +132,37 @@ def test_smoke_runs_left_figures_and_redraw_works(smoke_results):
     if len(smoke_results["executed"]) != len(SMOKE_NOTEBOOKS):
         pytest.skip("the notebook smoke runs did not all complete")
     assert len(list((out / "figures").glob("*.png"))) >= len(FIGURE_NOTEBOOKS)
-    report = pipeline.redraw_figures(out, verbose=False)
-    assert {p.name for p in report["written"]} == {"m2_curves.png", "modified_m2_curves.png", "gmvae_curves.png",
-                                                    "overlay.png", "gmvae_samples.png", "gmvae_confusion.png"}
+    report = figures.redraw_figures(out, verbose=False)
+    curves = {"m2_curves", "modified_m2_curves", "gmvae_curves", "overlay"}
+    assert {p.name for p in report["written"]} == ({f"{c}.png" for c in curves} | {f"{c}_post_horizon.png" for c in curves}
+                                                   | {"gmvae_samples.png", "gmvae_confusion.png"})
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_a_rerun_on_unchanged_logs_leaves_notebooks_and_figures_byte_identical(smoke_results):
+    """01 trained its run in the smoke sequence; run again on the same logs it trains nothing, and its
+    executed copy must not change (no timings, no machine paths, the training record from log.csv)."""
+    out = smoke_results["out"]
+    names = [n for n in ("01_m2_failure.ipynb", "03_real_gmvae.ipynb") if n in smoke_results["executed"]]
+    if len(names) < 2:
+        pytest.skip("the notebook smoke runs did not complete")
+    before = {p: p.read_bytes() for p in [*(out / "figures").glob("*.png"), *(out / "executed" / n for n in names)]}
+    for name in names:
+        run_notebook(name, out, dict(profile="smoke", results_dir=str(out)))
+    changed = [p.name for p, content in before.items() if p.read_bytes() != content]
+    assert not changed, f"re-running on unchanged logs changed {changed}"
+    text = "".join(o.get("text", "") for c in nbformat.read(out / "executed" / names[0], as_version=4).cells
+                   if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "m2 seed 0 epoch 2/2: test loss" in text, "the training record from log.csv is missing"
+    assert str(out) not in text and "cuInit" not in text and "oneDNN" not in text
 
 
 def test_kernels_get_gmvae_mnist_as_an_absolute_path(tmp_path, monkeypatch):
     """Kernels run in notebooks/: `GMVAE_MNIST=data/mnist.npz make reproduce` means data/ beside the caller."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GMVAE_MNIST", "data/mnist.npz")
-    with pipeline._kernel_environment(False, "01_m2_failure.ipynb"):
+    with notebook_runner._kernel_environment(False, "01_m2_failure.ipynb"):
         assert os.environ["GMVAE_MNIST"] == str(tmp_path / "data" / "mnist.npz")
     assert os.environ["GMVAE_MNIST"] == "data/mnist.npz"
 
@@ -150,8 +173,8 @@ def test_failing_notebook_gives_one_line_error(smoke_results, tmp_path):
     """A bad parameter stops the notebook in the validation cell; the error names notebook and cell."""
     if "00_index.ipynb" not in smoke_results["executed"]:
         pytest.skip("00_index did not run")
-    with pytest.raises(pipeline.PipelineError) as info:
-        pipeline.run_notebook("00_index.ipynb", tmp_path,
+    with pytest.raises(NotebookError) as info:
+        run_notebook("00_index.ipynb", tmp_path,
                               dict(profile="nonsense", results_dir=str(tmp_path)))
     message = str(info.value)
     assert "\n" not in message
@@ -172,14 +195,13 @@ def test_gmvae_notebook_without_checkpoint(smoke_results, tmp_path, with_figure_
     shutil.copytree(smoke_results["out"] / "runs" / "gmvae", tmp_path / "runs" / "gmvae",
                     ignore=shutil.ignore_patterns("checkpoints"))
     if with_figure_data:
-        (tmp_path / pipeline.MODEL_FIGURE_DATA).parent.mkdir(parents=True)
-        shutil.copy(smoke_results["out"] / pipeline.MODEL_FIGURE_DATA, tmp_path / pipeline.MODEL_FIGURE_DATA)
-    executed = pipeline.run_notebook("03_real_gmvae.ipynb", tmp_path,
-                                     dict(profile="smoke", results_dir=str(tmp_path)))
+        (tmp_path / figures.MODEL_FIGURE_DATA).parent.mkdir(parents=True)
+        shutil.copy(smoke_results["out"] / figures.MODEL_FIGURE_DATA, tmp_path / figures.MODEL_FIGURE_DATA)
+    executed = run_notebook("03_real_gmvae.ipynb", tmp_path, dict(profile="smoke", results_dir=str(tmp_path)))
     text = "".join(o.get("text", "") for c in nbformat.read(executed, as_version=4).cells
                    if c.cell_type == "code" for o in c.get("outputs", []))
     assert ("SKIPPED gmvae_samples.png and gmvae_confusion.png" in text) is not with_figure_data
     assert (tmp_path / "figures" / "gmvae_curves.png").is_file()
-    for name in pipeline.MODEL_FIGURES:
+    for name in figures.MODEL_FIGURES:
         assert (tmp_path / "figures" / name).exists() is with_figure_data
     assert not (tmp_path / "runs" / "gmvae" / "seed0" / "checkpoints").exists(), "it must not have retrained"

@@ -18,7 +18,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from gmvae import pipeline, plots, runs  # noqa: E402
+from gmvae import claims, figures, parameters, pipeline, plots, runs, tables  # noqa: E402
+from gmvae.profiles import get_profile  # noqa: E402
 from gmvae.config import TrainConfig  # noqa: E402
 
 
@@ -81,10 +82,11 @@ def close_figures():
 
 
 def test_plots_does_not_import_tensorflow():
-    # plots and pipeline must stay TensorFlow-free at import time (redraw_figures relies on it)
+    # what draws figures and tables must stay TensorFlow-free at import time (redraw_figures relies on it)
     import subprocess
 
-    code = "import gmvae.plots, gmvae.pipeline, sys; print('tensorflow' in sys.modules)"
+    code = ("import gmvae.plots, gmvae.pipeline, gmvae.figures, gmvae.tables, gmvae.claims, gmvae.fidelity, "
+            "gmvae.original, gmvae.notebook_runner, gmvae.parameters, sys; print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -177,8 +179,8 @@ def verdicts(table):
 
 def test_claims_table_post_like_logs(results):
     df = plots.load_runs(results, ["m2", "modified_m2", "gmvae"])
-    table = pipeline.claims_table(df)
-    assert list(table.columns) == pipeline.CLAIM_COLUMNS
+    table = claims.claims_table(df)
+    assert list(table.columns) == claims.CLAIM_COLUMNS
     v = verdicts(table)
     assert v["M2's q(y|x) becomes uniform"] == "supported"
     assert v["M2's cluster accuracy falls to the majority-class rate"] == "supported"
@@ -195,7 +197,7 @@ def test_claims_table_contrary_logs(tmp_path):
     write_run(tmp_path, "m2", 0, fake_log(20, lambda e: 0.5 + 0 * e, lambda e: 130 + 0 * e, lambda e: 0.7 + 0 * e))
     write_run(tmp_path, "modified_m2", 0, fake_log(20, lambda e: 0.5 + 0 * e, lambda e: 110 + 0 * e, lambda e: 0.8 + 0 * e))
     write_run(tmp_path, "gmvae", 0, fake_log(20, lambda e: 0.5 + 0 * e, lambda e: 100 + 0 * e, lambda e: 0.6 + 0 * e))
-    v = verdicts(pipeline.claims_table(plots.load_runs(tmp_path, ["m2", "modified_m2", "gmvae"])))
+    v = verdicts(claims.claims_table(plots.load_runs(tmp_path, ["m2", "modified_m2", "gmvae"])))
     assert set(v.values()) <= {"not supported", "not reached"}
     assert v["Modified M2 turns NaN after a few hundred epochs"] == "not reached"  # 20 epochs, no NaN
     assert v["GMVAE clusters best"] == "not supported"
@@ -204,28 +206,28 @@ def test_claims_table_contrary_logs(tmp_path):
 def test_claims_table_nan_after_few_hundred_and_long_runs(tmp_path):
     write_run(tmp_path, "modified_m2", 0, modified_log(350, nan_at=350), nan_epoch=350, epochs=1000)
     write_run(tmp_path, "modified_m2", 1, modified_log(400))
-    v = verdicts(pipeline.claims_table(plots.load_runs(tmp_path, ["modified_m2"])))
+    v = verdicts(claims.claims_table(plots.load_runs(tmp_path, ["modified_m2"])))
     assert v["Modified M2 turns NaN after a few hundred epochs"] == "supported"
     assert v["GMVAE clusters best"] == "not reached"  # no GMVAE logs
     other = tmp_path / "other"
     write_run(other, "modified_m2", 0, modified_log(300))
-    v = verdicts(pipeline.claims_table(plots.load_runs(other, ["modified_m2"])))
+    v = verdicts(claims.claims_table(plots.load_runs(other, ["modified_m2"])))
     assert v["Modified M2 turns NaN after a few hundred epochs"] == "not supported"
 
 
 def test_claims_table_empty_and_markdown(tmp_path):
-    table = pipeline.claims_table(plots.load_runs(tmp_path, ["m2"]))
+    table = claims.claims_table(plots.load_runs(tmp_path, ["m2"]))
     assert set(table["verdict"]) == {"not reached"} and len(table) == 7
-    md = pipeline.claims_markdown(table)
+    md = tables.markdown_table(table)
     assert md.count("\n") == len(table) + 2
-    paths = pipeline.write_tables(plots.load_runs(tmp_path, ["m2"]), tmp_path)
+    paths = tables.write_tables(plots.load_runs(tmp_path, ["m2"]), tmp_path)
     assert [p.name for p in paths] == ["claims.csv", "claims.md", "run_table.csv", "run_table.md"]
     assert pd.read_csv(paths[0]).shape == table.shape and paths[1].read_text().startswith("#")
     assert pd.read_csv(paths[2]).empty
 
 
 def test_run_table_rows_at_the_milestones_and_the_last_finite_epoch(results):
-    table = pipeline.run_table(plots.load_runs(results, ["gmvae", "modified_m2", "m2"]), epochs=(10, 20, 50))
+    table = tables.run_table(plots.load_runs(results, ["gmvae", "modified_m2", "m2"]), epochs=(10, 20, 50))
     assert list(zip(table["model"], table["seed"], table["epoch"])) == [
         ("M2", 0, "10"), ("M2", 0, "20 (last)"),                          # 50 not reached
         ("modified M2", 0, "10"), ("modified M2", 0, "11 (last; NaN at 12)"),
@@ -242,11 +244,13 @@ def test_run_table_rows_at_the_milestones_and_the_last_finite_epoch(results):
 
 
 def test_redraw_figures(results, capsys):
-    report = pipeline.redraw_figures(results)
+    report = figures.redraw_figures(results)
     names = sorted(p.name for p in report["written"])
-    assert names == ["gmvae_curves.png", "m2_curves.png", "modified_m2_curves.png", "overlay.png"]
+    curves = ["gmvae_curves", "m2_curves", "modified_m2_curves", "overlay"]
+    assert names == sorted([f"{c}.png" for c in curves] + [f"{c}_post_horizon.png" for c in curves])
     assert "modified_m2_variants.png" in report["skipped"]
-    assert sorted(p.name for p in report["tables"]) == ["claims.csv", "claims.md", "run_table.csv", "run_table.md"]
+    assert sorted(p.name for p in report["tables"]) == ["claims.csv", "claims.md", "fidelity.csv", "fidelity.md",
+                                                        "run_table.csv", "run_table.md"]
     md = (results / "run_table.md").read_text()
     assert "| GMVAE | 1 | 20 (last) |" in md and "H(y\\|x)" in md  # "|" escaped in the header too
     out = capsys.readouterr().out
@@ -254,35 +258,45 @@ def test_redraw_figures(results, capsys):
     for name in names:
         assert (results / "figures" / name).stat().st_size > 0
     with pytest.raises(FileNotFoundError):
-        pipeline.redraw_figures(results / "nowhere")
+        figures.redraw_figures(results / "nowhere")
+
+
+def test_redraw_writes_the_fidelity_of_kept_runs_in_their_own_section(results):
+    write_run(results / "shuffled_first_pass", "m2", 0, m2_log())
+    figures.redraw_figures(results, verbose=False)
+    text = (results / "fidelity.md").read_text()
+    assert text.index("## ours\n") < text.index("## ours, shuffled first pass\n")
+    fidelity = pd.read_csv(results / "fidelity.csv")
+    assert set(fidelity["source"]) == {"ours", "ours, shuffled first pass"}
+    assert set(fidelity.loc[fidelity["source"] != "ours", "run_name"]) == {"m2"}
 
 
 def test_model_figures_are_redrawn_from_saved_data(results):
-    assert pipeline.load_model_figure_data(results) is None
+    assert figures.load_model_figure_data(results) is None
     confusion = np.zeros((10, 10), dtype=int)
     confusion[np.arange(10), (np.arange(10) + 3) % 10] = 50  # cluster c holds digit c+3
     confusion[4, 0] = 5
     samples = np.random.default_rng(0).random((10, 3, 28, 28)).astype(np.float16)
-    path = results / pipeline.MODEL_FIGURE_DATA
+    path = results / figures.MODEL_FIGURE_DATA
     path.parent.mkdir(parents=True)
     np.savez_compressed(path, samples=samples, confusion=confusion, seed=1, epoch=20)  # as save_model_figure_data does
 
-    data = pipeline.load_model_figure_data(results)
+    data = figures.load_model_figure_data(results)
     assert (data["seed"], data["epoch"]) == (1, 20) and data["samples"].shape == (10, 3, 28, 28)
-    figures = pipeline.draw_model_figures(data)
-    assert f"accuracy {500 / 505:.3f}" in figures["gmvae_confusion.png"].axes[0].get_title()
-    assert "GMVAE seed 1, epoch 20" in figures["gmvae_samples.png"].axes[0].get_title()
-    report = pipeline.redraw_figures(results, verbose=False)
+    drawn = figures.draw_model_figures(data)
+    assert f"accuracy {500 / 505:.3f}" in drawn["gmvae_confusion.png"].axes[0].get_title()
+    assert "GMVAE seed 1, epoch 20" in drawn["gmvae_samples.png"].axes[0].get_title()
+    report = figures.redraw_figures(results, verbose=False)
     assert {"gmvae_samples.png", "gmvae_confusion.png"} <= {p.name for p in report["written"]}
     assert not report["skipped"].keys() & {"gmvae_samples.png", "gmvae_confusion.png"}
     # the notebook uses saved data only if it belongs to the best replicate's last epoch (here seed 1, epoch 20)
     df = plots.load_runs(results, ["gmvae"])
-    assert pipeline.model_figure_data(results, df)["seed"] == 1
-    assert pipeline.model_figure_data(results, df[df["epoch"] <= 10]) is None
+    assert figures.model_figure_data(results, df)["seed"] == 1
+    assert figures.model_figure_data(results, df[df["epoch"] <= 10]) is None
 
 
 def test_validate_parameters(tmp_path):
-    out = pipeline.validate_parameters("smoke", None, None, tmp_path / "new", run_names=["m2"])
+    out = parameters.validate_parameters("smoke", None, None, tmp_path / "new", run_names=["m2"])
     assert out == tmp_path / "new" and out.is_dir()
     bad = [
         (dict(profile="fast"), "allowed profiles"),
@@ -298,20 +312,20 @@ def test_validate_parameters(tmp_path):
         args = dict(profile="smoke", seeds=None, epochs=None, results_dir=tmp_path)
         args.update(kwargs)
         with pytest.raises(ValueError, match=message):
-            pipeline.validate_parameters(args.pop("profile"), args.pop("seeds"), args.pop("epochs"),
+            parameters.validate_parameters(args.pop("profile"), args.pop("seeds"), args.pop("epochs"),
                                          args.pop("results_dir"), **args)
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(ValueError, match="cannot be written"):
-        pipeline.validate_parameters("smoke", None, None, blocker / "sub")
+        parameters.validate_parameters("smoke", None, None, blocker / "sub")
 
 
 def test_relative_results_dir_is_relative_to_notebooks():
-    assert pipeline.resolve_path("../results") == (pipeline.NOTEBOOK_DIR / ".." / "results").resolve()
+    assert parameters.resolve_path("../results") == (parameters.NOTEBOOK_DIR / ".." / "results").resolve()
 
 
 def test_ensure_runs_skips_complete_logs_and_rejects_other_configs(tmp_path, monkeypatch):
-    smoke = pipeline.get_profile("smoke").configs("m2")[0]
+    smoke = get_profile("smoke").configs("m2")[0]
     d = runs.run_dir(tmp_path, "m2", 0)
     runs.write_log(d, m2_log(smoke.epochs))
     runs.write_record(d, {"config": dataclasses.asdict(smoke),
@@ -332,3 +346,79 @@ def test_ensure_runs_skips_complete_logs_and_rejects_other_configs(tmp_path, mon
     with pytest.raises(ValueError, match="retrain=True"):
         pipeline.ensure_runs("cpu", "m2", results_dir=tmp_path, progress=False)
     assert pipeline.run_state(d, smoke.replace(epochs=smoke.epochs + 1)) == "partial"
+
+
+# ------------------------------------------------------------------------------- the original's band
+
+
+def original_logs(run_name="gmvae", epochs=200):
+    """Two made-up 'original' replicates in the long form of gmvae.original.load_original_logs."""
+    frames = []
+    for seed, shift in ((0, 0.0), (1, 0.1)):
+        log = gmvae_log(epochs)
+        log["test_accuracy"] = 0.4 + shift + 0 * log["epoch"]
+        frames.append(log.assign(run_name=run_name, seed=seed, source="original", nan_epoch=np.nan, k=10))
+    return pd.concat(frames, ignore_index=True)
+
+
+def band_edges(ax):
+    """(x, lower, upper) of the original's min-max band on an axis."""
+    band = next(c for c in ax.collections if c.get_gid() == "original_band")
+    path = band.get_paths()[0].vertices
+    n = (len(path) - 3) // 2  # fill_between: start, lower edge forward, end of the upper, upper edge back, close
+    lower, upper = path[1:n + 1], path[n + 2:2 * n + 2][::-1]
+    assert np.array_equal(lower[:, 0], upper[:, 0])
+    return lower[:, 0], lower[:, 1], upper[:, 1]
+
+
+def test_the_original_band_is_its_min_max_under_ours_to_our_horizon(results):
+    df = plots.load_runs(results, ["gmvae"])
+    fig = plots.plot_curves(df, original=original_logs())
+    acc = fig.axes[2]
+    x, lower, upper = band_edges(acc)
+    assert x.max() == 20  # cut at our last epoch
+    assert np.allclose(lower, 0.4) and np.allclose(upper, 0.5)
+    mean = next(l for l in acc.lines if l.get_gid() == "original_mean")
+    assert np.allclose(mean.get_ydata(), 0.45)
+    texts = " ".join(t.get_text() for t in fig.legends[0].get_texts())
+    assert "original (RuiShu/vae-clustering): min-max of 2 runs" in texts
+    ours = [l for l in acc.lines if l.get_label().startswith("GMVAE: mean")][0]
+    assert ours.get_zorder() > mean.get_zorder()
+
+
+def test_the_post_horizon_version_draws_the_original_to_epoch_200(results):
+    df = plots.load_runs(results, ["gmvae", "m2"])
+    fig = figures.draw_log_figure("gmvae_curves.png", df, original_logs(), post_horizon=True)
+    x, _, _ = band_edges(fig.axes[0])
+    assert x.max() == 200 and fig.axes[0].get_xlim()[1] >= 200
+    assert "to epoch 200" in fig._suptitle.get_text()
+    overlay = figures.draw_log_figure("overlay.png", df, pd.concat([original_logs(), original_logs("m2")]))
+    assert sum(c.get_gid() == "original_band" for c in overlay.axes[1].collections) == 2
+
+
+def test_no_original_counterpart_and_ragged_original_logs_still_draw(results):
+    df = plots.load_runs(results, ["modified_m2"])
+    fig = plots.plot_curves(df, original=original_logs("gmvae"))  # no original of modified M2
+    assert not any(c.get_gid() == "original_band" for c in fig.axes[0].collections)
+    ragged = original_logs("modified_m2")
+    ragged = ragged[(ragged["seed"] == 0) | (ragged["epoch"] <= 5)]
+    fig = plots.plot_curves(df, original=ragged, max_epoch=200)
+    texts = " ".join(t.get_text() for t in fig.legends[0].get_texts())
+    assert "min-max of 1-2 runs" in texts
+
+
+def test_training_record_prints_the_log_as_training_does(results):
+    text = pipeline.training_record([runs.run_dir(results, "modified_m2", 0), results / "runs" / "none" / "seed0"])
+    lines = text.splitlines()
+    assert lines[0].startswith("modified_m2 seed 0: ") and lines[0].endswith("12 epochs")
+    assert lines[1].startswith("modified_m2 seed 0 epoch 1/20: test loss ")
+    assert lines[-2] == "modified_m2 seed 0: the loss became non-finite in epoch 12"
+    assert lines[-1].endswith("no log")
+
+
+def test_notebook_paths_are_relative_inside_the_repository(tmp_path):
+    repo = parameters.PROJECT_ROOT
+    assert parameters.notebook_path(repo / "results") == "../results"
+    assert parameters.resolve_path(parameters.notebook_path(repo / "results" / "x")) == (repo / "results" / "x").resolve()
+    assert parameters.notebook_path(tmp_path) == str(tmp_path.resolve())
+    assert parameters.display_path(repo / "results" / "figures" / "a.png") == "results/figures/a.png"

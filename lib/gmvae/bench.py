@@ -3,19 +3,19 @@
 For each model, in one process, with the same weights and inputs, it measures:
 
 * ms_per_step: the project's step (gmvae.train.make_train_step), called as the training loop calls it;
-* reference_ms_per_step: the straightforward port in gmvae.reference (K components in a Python loop,
+* baseline_ms_per_step: the straightforward port in gmvae.baseline_step (K components in a Python loop,
   always float32);
 * matmul_gflops: the machine's dense matmul rate (one large square matmul) in the step's compute dtype;
 * epoch_seconds: 500 steps plus the per-epoch evaluation (10,000 train + 10,000 test images).
 
 The three are timed in turn within each repeat (load on a shared machine hits them alike) and the
 median over repeats is reported; warm-up calls are not timed. gflop_per_step counts the step's matrix
-multiplies analytically (tests/test_reference.py checks the count against the traced graph), so
+multiplies analytically (tests/test_baseline_step.py checks the count against the traced graph), so
 bound_ms_per_step = gflop_per_step / matmul_gflops is what the step would take if it were nothing but
 matmuls at the large-matmul rate, and ratio_to_bound says how far the step is from that.
 
 Expected on 2 idle cores without AVX-512 (GMVAE, K = 10, batch 100, float32): about 83 ms per step
-against about 150 ms for the reference (1.6-1.9x), 6.6 against 8.1 GFLOP, a bound of about 72 ms at
+against about 150 ms for the baseline (1.6-1.9x), 6.6 against 8.1 GFLOP, a bound of about 72 ms at
 about 90 GFLOP/s, so a ratio of 1.1-1.3; an epoch about 47 s. mixed_bfloat16 is slower there (about
 100 ms): without AVX512-BF16 a bf16 matmul is no faster than a float32 one. Timings vary by some 10 %
 from run to run, and much more when other processes share the cores (load_average_1min tells).
@@ -37,7 +37,7 @@ from gmvae.config import MODELS, PRECISIONS, TrainConfig
 from gmvae.data import MNIST, load_mnist
 from gmvae.evaluate import Scorer
 from gmvae.models import IMAGE_PIXELS, build_model
-from gmvae.reference import make_reference_step
+from gmvae.baseline_step import make_baseline_step
 from gmvae.train import _evaluate, batch_indices, make_optimizer, make_train_step, step_seeds
 
 
@@ -59,22 +59,22 @@ def parse_args(argv) -> argparse.Namespace:
 
 # ---- FLOPs of one step, counted from the layer shapes ----
 
-def _matmuls(config: TrainConfig, x_dim: int, reference: bool = False) -> list[tuple[int, int, int, bool]]:
-    """(rows, fan_in, units, needs_input_gradient) of every matmul in the project's (or the reference) step.
+def _matmuls(config: TrainConfig, x_dim: int, baseline: bool = False) -> list[tuple[int, int, int, bool]]:
+    """(rows, fan_in, units, needs_input_gradient) of every matmul in the project's (or the baseline) step.
 
     Inputs that are data (x, or the constant one-hot y) need no gradient. The project's step runs the
     K components as one batch of K*B rows, but the x part of q(z|x,y)'s first layer once (B rows) and
-    layers of y alone once per category (K rows); the reference runs every component on B rows with
+    layers of y alone once per category (K rows); the baseline runs every component on B rows with
     the concatenated input, so in total K*B rows everywhere but q(y|x).
     """
     k, b, z, h = config.k, config.batch_size, config.z_dim, config.hidden
     kb = k * b
-    y_rows = kb if reference else k
-    qz_first = [(kb, x_dim + k, h, False)] if reference else [(b, x_dim, h, False), (k, k, h, False)]
+    y_rows = kb if baseline else k
+    qz_first = [(kb, x_dim + k, h, False)] if baseline else [(b, x_dim, h, False), (k, k, h, False)]
     inference = [(b, x_dim, h, False), (b, h, h, True), (b, h, k, True),          # q(y|x)
                  *qz_first, (kb, h, h, True), (kb, h, z, True), (kb, h, z, True)]  # q(z|x,y)
     if config.model == "m2":
-        decoder_first = [(kb, z + k, h, True)] if reference else [(kb, z, h, True), (k, k, h, False)]
+        decoder_first = [(kb, z + k, h, True)] if baseline else [(kb, z, h, True), (k, k, h, False)]
         return inference + decoder_first + [(kb, h, h, True), (kb, h, x_dim, True)]
     mixture = [(y_rows, k, z, False), (y_rows, k, z, False)]                       # mean and variance from y
     if config.model == "modified_m2":
@@ -83,9 +83,9 @@ def _matmuls(config: TrainConfig, x_dim: int, reference: bool = False) -> list[t
     return inference + mixture + [(kb, z, h, True), (kb, h, h, True), (kb, h, x_dim, True)]
 
 
-def step_gflop(config: TrainConfig, x_dim: int = IMAGE_PIXELS, reference: bool = False) -> float:
+def step_gflop(config: TrainConfig, x_dim: int = IMAGE_PIXELS, baseline: bool = False) -> float:
     """Forward 2mnk per matmul; backward 2mnk for the weight gradient, and as much again for the input's."""
-    flop = sum(2 * m * n * u * (3 if grad else 2) for m, n, u, grad in _matmuls(config, x_dim, reference))
+    flop = sum(2 * m * n * u * (3 if grad else 2) for m, n, u, grad in _matmuls(config, x_dim, baseline))
     return flop / 1e9
 
 
@@ -135,7 +135,7 @@ def _synthetic_mnist(size: int) -> MNIST:
 
 
 def bench_one(config: TrainConfig, data: MNIST, args) -> dict:
-    """One JSON line: timings of the project's and the reference step, bound and epoch time."""
+    """One JSON line: timings of the project's and the baseline step, bound and epoch time."""
     model = build_model(config)
     train_x = tf.constant(data.train_x)
     optimizers = [make_optimizer(config) for _ in range(2)]
@@ -146,7 +146,7 @@ def bench_one(config: TrainConfig, data: MNIST, args) -> dict:
     compute_dtype = tf.bfloat16 if config.precision == "mixed_bfloat16" else tf.float32
     seconds = _median_in_turn({
         "step": _step_timer(make_train_step(model, optimizers[0], train_x, config), indices, seeds),
-        "reference": _step_timer(make_reference_step(model, optimizers[1], train_x), indices, seeds),
+        "baseline": _step_timer(make_baseline_step(model, optimizers[1], train_x), indices, seeds),
         "matmul": _matmul_timer(args.matmul_size, compute_dtype),
     }, args.repeats)
 
@@ -163,10 +163,10 @@ def bench_one(config: TrainConfig, data: MNIST, args) -> dict:
             "matmul_dtype": compute_dtype.name}
     line.update({name: float(f"{value:.4g}") for name, value in {  # 4 significant digits
         "ms_per_step": 1e3 * seconds["step"],
-        "reference_ms_per_step": 1e3 * seconds["reference"],
-        "speedup": seconds["reference"] / seconds["step"],
+        "baseline_ms_per_step": 1e3 * seconds["baseline"],
+        "speedup": seconds["baseline"] / seconds["step"],
         "gflop_per_step": gflop,
-        "reference_gflop_per_step": step_gflop(config, reference=True),
+        "baseline_gflop_per_step": step_gflop(config, baseline=True),
         "matmul_gflops": matmul_gflops,
         "bound_ms_per_step": 1e3 * bound,
         "ratio_to_bound": seconds["step"] / bound,

@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("--results", type=Path, default=Path("results"))
 
     commands.add_parser("bench", add_help=False,  # its options belong to gmvae.bench's own parser
-                        help="time the training step against a straightforward reference (python -m gmvae bench --help)")
+                        help="time the training step against a straightforward baseline (python -m gmvae bench --help)")
     return parser
 
 
@@ -103,15 +103,19 @@ def main(argv=None) -> int:
             print(log.tail(1).to_string(index=False))
         return 0
     if args.command in ("reproduce", "figures"):
-        from gmvae import pipeline
+        from gmvae.notebook_runner import NotebookError
         try:
             if args.command == "reproduce":
+                from gmvae.notebook_runner import reproduce
+
                 _writable_folder(parser, args.out, "--out")
-                pipeline.reproduce(args.profile, args.out, data_path=args.data, seeds=args.seeds,
-                                   epochs=args.epochs, retrain=args.retrain)
+                reproduce(args.profile, args.out, data_path=args.data, seeds=args.seeds, epochs=args.epochs,
+                          retrain=args.retrain)
             else:
-                pipeline.redraw_figures(args.results)
-        except (ValueError, FileNotFoundError, pipeline.PipelineError) as error:
+                from gmvae.figures import redraw_figures
+
+                redraw_figures(args.results)
+        except (ValueError, FileNotFoundError, NotebookError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         return 0

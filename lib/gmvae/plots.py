@@ -43,16 +43,19 @@ LABELS = {
     "m2": "M2",
     "modified_m2": "modified M2",
     "modified_m2_identity": "modified M2 (identity first layer)",
-    "modified_m2_extra_layer": "modified M2 (extra 512 layer)",
+    "modified_m2_relu_layer": "modified M2 (512 ReLU layer first)",
     "gmvae": "GMVAE",
+    "gmvae_k16": "GMVAE (K = 16)",
 }
 COLORS = {
     "m2": "#1f77b4",
     "modified_m2": "#ff7f0e",
     "modified_m2_identity": "#9467bd",
-    "modified_m2_extra_layer": "#8c564b",
+    "modified_m2_relu_layer": "#8c564b",
     "gmvae": "#2ca02c",
+    "gmvae_k16": "#17becf",
 }
+ORIGINAL_COLOR = "0.45"  # the original's band on a one-model figure; on overlays, a faint tint of the model's colour
 
 # The post's three panels: (log column, panel title, y-axis label).
 PANELS = (
@@ -110,7 +113,7 @@ def load_runs(results_dir, run_names, *, seeds=None, max_epoch=None) -> pd.DataF
     """Every log of the given model variants in long form: one row per (run, seed, epoch).
 
     Reads ``results_dir/runs/<run_name>/seed<k>/log.csv`` and ``run.json``. Columns: ``runs.LOG_COLUMNS``
-    plus ``run_name``, ``seed``, ``nan_epoch`` (the epoch at which training turned NaN, from
+    plus ``run_name``, ``seed``, ``source`` ("ours"; gmvae.original's logs say "original"), ``nan_epoch`` (the epoch at which training turned NaN, from
     ``run.json`` status; NaN if it never did), and from the run's config ``k`` (categories of y),
     ``iters_per_epoch`` and ``batch_size``.
 
@@ -139,19 +142,20 @@ def load_runs(results_dir, run_names, *, seeds=None, max_epoch=None) -> pd.DataF
                     nan_epoch = None
             log["run_name"] = run_name
             log["seed"] = seed
+            log["source"] = "ours"
             log["nan_epoch"] = float(nan_epoch) if nan_epoch is not None else np.nan
             log["k"] = int(config.get("k", 10))
             log["iters_per_epoch"] = config.get("iters_per_epoch", np.nan)
             log["batch_size"] = config.get("batch_size", np.nan)
             if log.empty:  # stopped at NaN before logging any epoch: keep one row so the marker shows
                 row = {c: np.nan for c in runs.LOG_COLUMNS}
-                row.update(epoch=0, run_name=run_name, seed=seed, nan_epoch=float(nan_epoch), k=int(config.get("k", 10)),
+                row.update(epoch=0, run_name=run_name, seed=seed, source="ours", nan_epoch=float(nan_epoch), k=int(config.get("k", 10)),
                            iters_per_epoch=config.get("iters_per_epoch", np.nan), batch_size=config.get("batch_size", np.nan))
                 log = pd.DataFrame([row])
             frames.append(log)
-    columns = list(runs.LOG_COLUMNS) + ["run_name", "seed", "nan_epoch", "k", "iters_per_epoch", "batch_size"]
+    columns = list(runs.LOG_COLUMNS) + ["run_name", "seed", "source", "nan_epoch", "k", "iters_per_epoch", "batch_size"]
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="object" if c == "run_name" else "float64") for c in columns})
+        return pd.DataFrame({c: pd.Series(dtype="object" if c in ("run_name", "source") else "float64") for c in columns})
     df = pd.concat(frames, ignore_index=True)
     return df[columns + [c for c in df.columns if c not in columns]]
 
@@ -209,7 +213,7 @@ def _epoch_label(df) -> str:
     return "epoch"
 
 
-def _finish_axes(fig, axes, df, majority):
+def _finish_axes(fig, axes, df, majority, horizon):
     k_values = sorted(df["k"].dropna().astype(int).unique()) or [10]
     k = k_values[0] if len(k_values) == 1 else 10
     ln_k = math.log(k)
@@ -228,6 +232,7 @@ def _finish_axes(fig, axes, df, majority):
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0, max(horizon, 1) * 1.02)
     axes[0].set_ylim(bottom=-0.05, top=max(ln_k * 1.15, axes[0].get_ylim()[1]))
     axes[2].set_ylim(0, 1.02)
     # One legend for the whole figure, below the panels: models, replicates, NaN marker.
@@ -240,62 +245,117 @@ def _finish_axes(fig, axes, df, majority):
                 handles.append(h)
                 labels.append(l)
     if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), frameon=False)
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3), frameon=False)
 
 
-def plot_curves(df: pd.DataFrame, title: str | None = None, *, majority: float | None = MNIST_TEST_MAJORITY_RATE):
+def _draw_original(axes, original: pd.DataFrame, col, name: str):
+    """The original's replicates of one model: min-max band and dashed mean, under our curves."""
+    for ax, (column, _, _) in zip(axes, PANELS):
+        s = _replicate_summary(original, column)
+        counts = s.loc[s["n"] > 0, "n"]
+        n = f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()}-{counts.max()}"  # logs end early
+        ax.fill_between(s.index, s["lo"], s["hi"], color=col, alpha=0.18, lw=0, zorder=0, gid="original_band",
+                        label=f"{name}: min-max of {n} runs")
+        ax.plot(s.index, s["mean"], color=col, lw=1.6, ls="--", alpha=0.9, zorder=0.5, gid="original_mean",
+                label=f"{name}: mean of {n} runs")
+
+
+def _original_of(original: pd.DataFrame | None, run_name: str, max_epoch: int) -> pd.DataFrame:
+    if original is None or original.empty:
+        return pd.DataFrame()
+    return original[(original["run_name"] == run_name) & (original["epoch"] <= max_epoch)]
+
+
+def _horizon(df: pd.DataFrame, max_epoch: int | None) -> int:
+    """The last epoch drawn: ``max_epoch`` if given, else our last epoch."""
+    if max_epoch is not None:
+        return int(max_epoch)
+    return int(df["epoch"].max()) if df["epoch"].notna().any() else 0
+
+
+def _cut(df: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """Epochs up to ``horizon``; a NaN epoch after it is not drawn either."""
+    df = df[df["epoch"] <= horizon].copy()
+    df.loc[df["nan_epoch"] > horizon, "nan_epoch"] = np.nan
+    return df
+
+
+def _original_name(run_name: str, several: bool) -> str:
+    return f"original {label(run_name)}" if several else "original (RuiShu/vae-clustering)"
+
+
+def plot_curves(df: pd.DataFrame, title: str | None = None, *, original: pd.DataFrame | None = None,
+                max_epoch: int | None = None, majority: float | None = MNIST_TEST_MAJORITY_RATE):
     """The post's figure for one model: test H(y|x), test loss and test cluster accuracy against epoch.
 
     One thin line per replicate (seed); with several replicates also their mean (thick) and min-max
-    band. Reference lines: ln K on the entropy panel (q(y|x) uniform), the majority-class rate on the
-    accuracy panel (``majority``: default the MNIST test set's, :data:`MNIST_TEST_MAJORITY_RATE`; None
-    to omit). A run that turned NaN gets a dotted red vertical line and an X at its NaN epoch.
-    ``df`` is :func:`load_runs` output; if it holds several run names, each is drawn in its colour.
+    band. ``original``: gmvae.original.load_original_logs output; the original's replicates of the same
+    model are drawn under ours as a grey min-max band with a dashed mean. ``max_epoch``: the horizon
+    (default: our last epoch; the post's figures show 200). Reference lines: ln K on the entropy panel
+    (q(y|x) uniform), the majority-class rate on the accuracy panel (``majority``: default the MNIST
+    test set's, :data:`MNIST_TEST_MAJORITY_RATE`; None to omit). A run that turned NaN gets a dotted red
+    vertical line and an X at its NaN epoch. ``df`` is :func:`load_runs` output; if it holds several run
+    names, each is drawn in its colour.
     """
     if df.empty:
         raise ValueError("plot_curves: no logs to draw (empty DataFrame)")
+    horizon = _horizon(df, max_epoch)
+    df = _cut(df, horizon)
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(1, 3, figsize=FIGSIZE_WIDE, layout="constrained")
         run_names = list(dict.fromkeys(df["run_name"]))
+        drawn_original = []
         for i, run_name in enumerate(run_names):
-            g = df[df["run_name"] == run_name]
-            _draw_model(axes, g, run_name, color(run_name, i), name=label(run_name))
-        _finish_axes(fig, axes, df, majority)
+            theirs = _original_of(original, run_name, horizon)
+            if len(theirs):
+                col = ORIGINAL_COLOR if len(run_names) == 1 else color(run_name, i)
+                _draw_original(axes, theirs, col, _original_name(run_name, len(run_names) > 1))
+                drawn_original.append(theirs)
+            _draw_model(axes, df[df["run_name"] == run_name], run_name, color(run_name, i), name=label(run_name))
+        _finish_axes(fig, axes, df, majority, horizon)
         if title is None:
             n = df.groupby("run_name")["seed"].nunique()
-            last = int(df["epoch"].max()) if df["epoch"].notna().any() else 0
             what = ", ".join(f"{label(r)} ({n[r]} replicate{'s' if n[r] > 1 else ''})" for r in run_names)
-            title = f"{what}: test-set curves to epoch {last}"
+            title = f"{what}: test-set curves to epoch {horizon}" + (", over the original's" if drawn_original else "")
         fig.suptitle(title)
     return fig
 
 
-def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None,
-                 majority: float | None = MNIST_TEST_MAJORITY_RATE, show_replicates=True):
+def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, original: pd.DataFrame | None = None,
+                 max_epoch: int | None = None, majority: float | None = MNIST_TEST_MAJORITY_RATE,
+                 show_replicates=True):
     """Several models on the same three panels, one colour each, with a legend (the post's overlay).
 
     Per model: its replicate mean (thick; the single run if only one) with a min-max band, and, if
-    ``show_replicates``, each replicate as a faint thin line. NaN epochs are marked as in plot_curves.
+    ``show_replicates``, each replicate as a faint thin line; with ``original``, the original's band and
+    dashed mean in a faint tint of the same colour. NaN epochs are marked as in plot_curves.
     """
     if df.empty:
         raise ValueError("plot_overlay: no logs to draw (empty DataFrame)")
     run_names = list(run_names) if run_names is not None else list(dict.fromkeys(df["run_name"]))
+    horizon = _horizon(df, max_epoch)
+    df = _cut(df, horizon)
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(1, 3, figsize=FIGSIZE_WIDE, layout="constrained")
+        drawn_original = []
         for i, run_name in enumerate(run_names):
             g = df[df["run_name"] == run_name]
             if g.empty:
                 continue
             col = color(run_name, i)
+            theirs = _original_of(original, run_name, horizon)
+            if len(theirs):
+                _draw_original(axes, theirs, col, _original_name(run_name, True))
+                drawn_original.append(theirs)
             seeds = sorted(g["seed"].unique())
             if len(seeds) > 1:
                 _draw_model(axes, g, run_name, col, show_replicates=show_replicates, name=label(run_name))
             else:
                 _draw_model(axes, g, run_name, col, name=f"{label(run_name)}: 1 run")
-        _finish_axes(fig, axes, df, majority)
+        _finish_axes(fig, axes, df, majority, horizon)
         if title is None:
-            last = int(df["epoch"].max()) if df["epoch"].notna().any() else 0
-            title = f"{' vs '.join(label(r) for r in run_names if (df['run_name'] == r).any())}: test-set curves to epoch {last}"
+            title = (f"{' vs '.join(label(r) for r in run_names if (df['run_name'] == r).any())}: test-set curves to "
+                     f"epoch {horizon}" + (", over the original's" if drawn_original else ""))
         fig.suptitle(title)
     return fig
 

@@ -80,6 +80,13 @@ def read_log(run_dir) -> pd.DataFrame:
     return pd.read_csv(path).reindex(columns=LOG_COLUMNS)
 
 
+def epoch_line(config, row) -> str:
+    """One epoch of a log (``row``: a log row) as training prints it; ``config``: the run's TrainConfig."""
+    return (f"{config.run_name} seed {config.seed} epoch {int(row['epoch'])}/{config.epochs}: test loss "
+            f"{row['test_loss']:.2f}, H(y|x) {row['test_entropy']:.3f}, accuracy {row['test_accuracy']:.3f} "
+            f"({row['seconds']:.0f} s)")
+
+
 def write_record(run_dir, record: dict) -> None:
     atomic_write_text(Path(run_dir) / "run.json", json.dumps(record, indent=2, sort_keys=True))
 

@@ -176,9 +176,7 @@ def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=
         runs.write_record(out_dir, record)
         bar.set_postfix(epoch=epoch, test_loss=f"{row['test_loss']:.1f}", acc=f"{row['test_accuracy']:.3f}")
         if not progress:  # one line an epoch instead of the bar (papermill runs, log files)
-            print(f"{config.run_name} seed {config.seed} epoch {epoch}/{config.epochs}: test loss {row['test_loss']:.2f}, "
-                  f"H(y|x) {row['test_entropy']:.3f}, accuracy {row['test_accuracy']:.3f} ({row['seconds']:.0f} s)",
-                  flush=True)
+            print(runs.epoch_line(config, row), flush=True)
     bar.close()
     return log
 

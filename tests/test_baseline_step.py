@@ -1,4 +1,4 @@
-"""The fast training step and the straightforward reference agree; the bench counts and prints right.
+"""The fast training step and the straightforward baseline agree; the bench counts and prints right.
 
 Same weights and same noise must give the same loss and gradients (float32 tolerance) in both, for
 every model; the bench's analytic FLOP counts must equal the matmuls TensorFlow actually traces.
@@ -14,7 +14,7 @@ from gmvae import bench
 from gmvae.config import TrainConfig
 from gmvae.loss import negative_elbo
 from gmvae.models import build_model
-from gmvae.reference import make_reference_step, reference_loss, standard_normal_noise
+from gmvae.baseline_step import make_baseline_step, baseline_loss, standard_normal_noise
 from gmvae.train import make_optimizer, make_train_step
 
 K, Z, HIDDEN, X_DIM, BATCH = 3, 2, 5, 4, 7
@@ -33,7 +33,7 @@ def loss_and_gradients(model, loss_fn):
 
 @pytest.mark.parametrize("name, first", [("m2", "relu"), ("modified_m2", "relu"), ("modified_m2", "identity"),
                                          ("modified_m2", "extra_layer"), ("gmvae", "relu")])
-def test_reference_and_fast_loss_agree_in_value_and_gradients(name, first):
+def test_baseline_and_fast_loss_agree_in_value_and_gradients(name, first):
     model = tiny(name, decoder_first=first)
     rng = np.random.default_rng(0)
     for v in model.trainable_variables:  # zero biases would hide a bias bug
@@ -41,19 +41,19 @@ def test_reference_and_fast_loss_agree_in_value_and_gradients(name, first):
             v.assign(rng.normal(size=v.shape).astype(np.float32))
     x = tf.constant(rng.integers(0, 2, size=(BATCH, X_DIM)), tf.float32)
     fast, fast_grads = loss_and_gradients(model, lambda: tf.reduce_mean(negative_elbo(model, x, SEED).loss))
-    slow, slow_grads = loss_and_gradients(model, lambda: reference_loss(model, x, standard_normal_noise(model, BATCH, SEED)))
+    slow, slow_grads = loss_and_gradients(model, lambda: baseline_loss(model, x, standard_normal_noise(model, BATCH, SEED)))
     np.testing.assert_allclose(fast, slow, rtol=1e-5)
     for v, f, s in zip(model.trainable_variables, fast_grads, slow_grads):
         np.testing.assert_allclose(f, s, rtol=1e-4, atol=1e-5, err_msg=v.name)
 
 
-def test_one_fast_step_and_one_reference_step_agree():
+def test_one_fast_step_and_one_baseline_step_agree():
     """Same data, binarization, z noise and Adam update: the plumbing around the two losses."""
     config = TrainConfig(model="gmvae", k=K, z_dim=Z, hidden=HIDDEN, batch_size=BATCH)
     train_x = tf.constant(np.random.default_rng(0).random((20, X_DIM)), tf.float32)
     indices, seeds = np.arange(BATCH), np.array([[1, 2], [3, 4]], np.int32)
     results = []
-    for make_step in (lambda *a: make_train_step(*a, config), make_reference_step):
+    for make_step in (lambda *a: make_train_step(*a, config), make_baseline_step):
         model = build_model(config, x_dim=X_DIM)  # the same seed: the same initial weights
         optimizer = make_optimizer(config)
         optimizer.build(model.trainable_variables)
@@ -86,9 +86,9 @@ def test_bench_counts_every_matmul_of_the_traced_steps(name, first):
     optimizer.build(model.trainable_variables)
     train_x = tf.zeros([20, X_DIM])
     fast = matmul_gflop(make_train_step(model, optimizer, train_x, config), BATCH)
-    reference = matmul_gflop(make_reference_step(model, optimizer, train_x), BATCH)
+    baseline = matmul_gflop(make_baseline_step(model, optimizer, train_x), BATCH)
     assert fast == pytest.approx(bench.step_gflop(config, x_dim=X_DIM), rel=1e-12)
-    assert reference == pytest.approx(bench.step_gflop(config, x_dim=X_DIM, reference=True), rel=1e-12)
+    assert baseline == pytest.approx(bench.step_gflop(config, x_dim=X_DIM, baseline=True), rel=1e-12)
 
 
 def test_bench_prints_json_lines_with_the_measurements(capsys):
@@ -97,6 +97,6 @@ def test_bench_prints_json_lines_with_the_measurements(capsys):
     assert bench.main(argv) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(line["model"], line["k"], line["batch_size"]) for line in lines] == [("gmvae", 3, 4)]
-    for key in ("ms_per_step", "reference_ms_per_step", "speedup", "gflop_per_step", "matmul_gflops",
+    for key in ("ms_per_step", "baseline_ms_per_step", "speedup", "gflop_per_step", "matmul_gflops",
                 "bound_ms_per_step", "ratio_to_bound", "epoch_seconds"):
         assert np.isfinite(lines[0][key]) and lines[0][key] > 0, key

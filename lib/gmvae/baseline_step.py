@@ -4,7 +4,7 @@ It is what a plain TF2 translation of the original code looks like: the K compon
 one after another in a Python loop, each from the concatenated input [x, onehot(k)], in float32,
 with no other tricks. It reads the same model's variables (a ConcatDense layer's kernel over
 [x, onehot] is the concatenation of its part kernels) and computes the same loss as
-`gmvae.loss.negative_elbo`; tests/test_reference.py checks that loss and gradients agree.
+`gmvae.loss.negative_elbo`; tests/test_baseline_step.py checks that loss and gradients agree.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _generative(model: ClusteringVAE):
     return (lambda z, y: _mlp(px_net, z)), (lambda y: _gaussian(pz_mean(y), pz_var(y)))
 
 
-def reference_loss(model: ClusteringVAE, x, eps) -> tf.Tensor:
+def baseline_loss(model: ClusteringVAE, x, eps) -> tf.Tensor:
     """Mean negative ELBO of a batch x [B, x_dim], with z_k = m_k + sqrt(v_k) * eps[k] for component k."""
     qy_net, qz_net = [Dense.of(l) for l in model.qy_layers], [Dense.of(l) for l in model.qz_layers]
     qz_mean, qz_var = Dense.of(model.qz_mean), Dense.of(model.qz_var)
@@ -91,17 +91,17 @@ def reference_loss(model: ClusteringVAE, x, eps) -> tf.Tensor:
     return tf.reduce_mean(loss)
 
 
-def make_reference_step(model: ClusteringVAE, optimizer, train_x: tf.Tensor):
-    """gmvae.train.make_train_step's step (same data, noise and Adam update; no clipping) through reference_loss."""
+def make_baseline_step(model: ClusteringVAE, optimizer, train_x: tf.Tensor):
+    """gmvae.train.make_train_step's step (same data, noise and Adam update; no clipping) through baseline_loss."""
     variables = model.trainable_variables
 
     @tf.function
-    def reference_step(indices, seeds):
+    def baseline_step(indices, seeds):
         x = binarize(tf.gather(train_x, indices), seeds[0])
         eps = standard_normal_noise(model, tf.shape(x)[0], seeds[1])
         with tf.GradientTape() as tape:
-            loss = reference_loss(model, x, eps)
+            loss = baseline_loss(model, x, eps)
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    return reference_step
+    return baseline_step

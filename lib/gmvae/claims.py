@@ -1,0 +1,171 @@
+"""The post's claims, each checked against the logs by a rule written here, with a verdict.
+
+A rule's thresholds are the module's constants; the table says the rule, what was measured and the
+verdict, so a reader can check each one by hand.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from gmvae.fidelity import fidelity_table, format_value
+from gmvae.plots import final_values
+
+ENTROPY_UNIFORM_MIN = 2.2     # nats; ln 10 = 2.303 means q(y|x) is uniform
+ACCURACY_COLLAPSED_MAX = 0.2  # the majority-class rate of the MNIST test set is 0.1135
+ACCURACY_GAP_MIN = 0.2        # "far better": at least 20 points of accuracy
+NAN_TESTABLE_EPOCHS = 300     # the post saw modified M2 turn NaN after a few hundred epochs
+NAN_EARLIEST = 100            # NaN before this epoch is not "after a few hundred epochs"
+
+CLAIM_COLUMNS = ["section", "claim", "rule", "measured", "verdict"]
+
+
+def _final_mean(df, run_name, column):
+    """(mean over replicates of the last finite value, list of final epochs, replicate count)."""
+    f = final_values(df[df["run_name"] == run_name], column) if len(df) else pd.DataFrame()
+    if f.empty:
+        return None, [], 0
+    return float(f[column].mean()), sorted(set(f["epoch"])), len(f)
+
+
+def _epochs_text(epochs):
+    if not epochs:
+        return ""
+    return f"epoch {epochs[0]}" if len(epochs) == 1 else f"epochs {epochs[0]}-{epochs[-1]}"
+
+
+def _describe(name, value, epochs, n, unit=""):
+    return f"{name} {value:.3f}{unit} ({_epochs_text(epochs)}, {n} run{'s' if n != 1 else ''})"
+
+
+def claims_table(df: pd.DataFrame, original: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The post's claims, each with the measured value and a verdict, from :func:`plots.load_runs` logs.
+
+    "Final" value of a run = its value at the last epoch where it is finite (a run that turned NaN is
+    judged at its last finite epoch); a model's final value = the mean over its replicates.
+    Verdicts: "supported", "not supported", or "not reached" (the logs cannot decide it: the model's
+    logs are missing, or the runs are too short).
+
+    1. M2's q(y|x) becomes uniform: final M2 test entropy > 2.2 nats (ln 10 = 2.303).
+    2. M2's accuracy falls to the majority-class rate: final M2 test accuracy < 0.2 (rate 0.1135).
+    3. Modified M2 clusters far better than M2: final accuracy of modified M2 minus M2's > 0.2.
+    4. GMVAE clusters best: its final mean accuracy is higher than both M2's and modified M2's.
+    5. M2 reaches the lowest variational loss: its final mean test loss is below both others'.
+    6. Modified M2 has the highest variational loss: its final mean test loss is above both others'.
+    7. Modified M2 turns NaN after a few hundred epochs: supported if a modified-M2 run turned NaN at
+       epoch >= 100; not supported if one turned NaN earlier, or if all ran >= 300 epochs without NaN;
+       not reached if they ran fewer than 300 epochs without NaN.
+
+    With ``original`` (gmvae.original.load_original_logs output), also: rule 7 on the original's logs,
+    and, per model, whether each of our runs lies inside the original's range at our last epoch
+    (:data:`INSIDE_RULE`, from :func:`gmvae.fidelity.fidelity_table`).
+    """
+    rows = []
+
+    def add(section, claim, rule, measured, verdict):
+        rows.append(dict(section=section, claim=claim, rule=rule, measured=measured, verdict=verdict))
+
+    def verdict(ok):
+        return "supported" if ok else "not supported"
+
+    missing = "not reached"
+    fidelity = fidelity_table(df, original) if original is not None else None
+    ent_m2, ep_m2, n_m2 = _final_mean(df, "m2", "test_entropy")
+    acc = {r: _final_mean(df, r, "test_accuracy") for r in ("m2", "modified_m2", "gmvae")}
+    loss = {r: _final_mean(df, r, "test_loss") for r in ("m2", "modified_m2", "gmvae")}
+
+    def no_log(*names):
+        return "no log of " + ", ".join(names)
+
+    # 1
+    rule = f"final M2 test H(y|x) > {ENTROPY_UNIFORM_MIN} nats (ln 10 = {math.log(10):.3f})"
+    if ent_m2 is None:
+        add("1 M2", "M2's q(y|x) becomes uniform", rule, no_log("M2"), missing)
+    else:
+        add("1 M2", "M2's q(y|x) becomes uniform", rule, _describe("M2 H(y|x)", ent_m2, ep_m2, n_m2, " nats"),
+            verdict(ent_m2 > ENTROPY_UNIFORM_MIN))
+    # 2
+    rule = f"final M2 test accuracy < {ACCURACY_COLLAPSED_MAX} (majority-class rate 0.1135)"
+    a, ep, n = acc["m2"]
+    if a is None:
+        add("1 M2", "M2's cluster accuracy falls to the majority-class rate", rule, no_log("M2"), missing)
+    else:
+        add("1 M2", "M2's cluster accuracy falls to the majority-class rate", rule,
+            _describe("M2 accuracy", a, ep, n), verdict(a < ACCURACY_COLLAPSED_MAX))
+    # 3
+    rule = f"final accuracy of modified M2 minus M2's > {ACCURACY_GAP_MIN}"
+    (a_mod, _, _), (a_m2, _, _) = acc["modified_m2"], acc["m2"]
+    if a_mod is None or a_m2 is None:
+        add("2 modified M2", "Modified M2 clusters far better than M2", rule,
+            no_log(*[l for l, v in (("M2", a_m2), ("modified M2", a_mod)) if v is None]), missing)
+    else:
+        add("2 modified M2", "Modified M2 clusters far better than M2", rule,
+            f"{a_mod:.3f} - {a_m2:.3f} = {a_mod - a_m2:+.3f}", verdict(a_mod - a_m2 > ACCURACY_GAP_MIN))
+    # 4, 5, 6: orderings among the three models
+    names = {"m2": "M2", "modified_m2": "modified M2", "gmvae": "GMVAE"}
+
+    def ordering(section, claim, rule, values, best, pick):
+        absent = [names[r] for r, v in values.items() if v[0] is None]
+        if absent:
+            add(section, claim, rule, no_log(*absent), missing)
+            return
+        measured = ", ".join(f"{names[r]} {v[0]:.3f}" for r, v in values.items())
+        others = [v[0] for r, v in values.items() if r != best]
+        add(section, claim, rule, measured, verdict(pick(values[best][0], others)))
+
+    ordering("3 GMVAE", "GMVAE clusters best", "final mean test accuracy of GMVAE above both other models'",
+             acc, "gmvae", lambda v, others: all(v > o for o in others))
+    ordering("4 overlay", "M2 reaches the lowest variational loss", "final mean test loss of M2 below both other models'",
+             loss, "m2", lambda v, others: all(v < o for o in others))
+    ordering("4 overlay", "Modified M2 has the highest variational loss",
+             "final mean test loss of modified M2 above both other models'",
+             loss, "modified_m2", lambda v, others: all(v > o for o in others))
+    # 7, and the same rule on the original's logs
+    rule = (f"a modified-M2 run turns NaN at epoch >= {NAN_EARLIEST}; testable only with >= {NAN_TESTABLE_EPOCHS} "
+            f"epochs without NaN")
+    claim = "Modified M2 turns NaN after a few hundred epochs"
+    g = df[df["run_name"] == "modified_m2"] if len(df) else df
+    add("2 modified M2", claim, rule, *(_nan_verdict(g) if len(g) else (no_log("modified M2"), missing)))
+    if original is not None:
+        g = original[original["run_name"] == "modified_m2"]
+        add("2 modified M2", f"{claim}, in the original's logs", rule,
+            *(_nan_verdict(g) if len(g) else ("no original log of modified M2", missing)))
+        for run_name in ("m2", "modified_m2", "gmvae"):
+            add("vs original", f"Our {names[run_name]} lies inside the original's range at our last epoch",
+                INSIDE_RULE, *_inside_verdict(fidelity, run_name))
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+INSIDE_RULE = ("every run's test accuracy, H(y|x) and loss within the original's min-max over its runs at that "
+               "epoch, each edge widened by half a unit of the digit it logged (fidelity table)")
+
+
+def _nan_verdict(g: pd.DataFrame) -> tuple[str, str]:
+    """(measured, verdict) of the NaN claim on one model's logs (ours or the original's)."""
+    nan_epochs = sorted(int(e) for e in g.groupby("seed")["nan_epoch"].first().dropna())
+    last = int(g["epoch"].max())
+    n = g["seed"].nunique()
+    if nan_epochs:
+        measured = f"NaN at epoch {', '.join(map(str, nan_epochs))} ({len(nan_epochs)} of {n} runs)"
+        return measured, "supported" if min(nan_epochs) >= NAN_EARLIEST else "not supported"
+    measured = f"no NaN in {n} run{'s' if n != 1 else ''} up to epoch {last}"
+    return measured, "not supported" if last >= NAN_TESTABLE_EPOCHS else "not reached"
+
+
+def _inside_verdict(fidelity: pd.DataFrame, run_name: str) -> tuple[str, str]:
+    """(measured, verdict): is every seed of ours inside the original's range at our last compared epoch?"""
+    rows = fidelity[(fidelity["run_name"] == run_name) & fidelity["run"].str.startswith("seed")]
+    if rows.empty:
+        return "no epoch that both ours and the original logged", "not reached"
+    epoch = int(rows["epoch"].max())
+    rows = rows[rows["epoch"] == epoch]
+    outside = rows[~rows["inside"]]
+    if outside.empty:
+        return f"epoch {epoch}: all {len(rows)} values inside", "supported"
+    described = "; ".join(f"{r['metric']} {r['run']} {format_value(r['metric'], r['ours'])} outside "
+                          f"{format_value(r['metric'], r['low'])}-{format_value(r['metric'], r['high'])}"
+                          for _, r in outside.iterrows())
+    return f"epoch {epoch}: {described}", "not supported"
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)

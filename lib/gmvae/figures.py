@@ -1,0 +1,191 @@
+"""Every figure of the reproduction, drawn from the logs (and, for two GMVAE figures, data saved from a
+checkpoint), and the redraw of all of them without training.
+
+Importing this module does not import TensorFlow; only :func:`save_model_figure_data` needs a checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gmvae import plots, runs
+from gmvae.original import POST_HORIZON, load_original_logs, post_figure
+from gmvae.parameters import display_path, resolve_path
+from gmvae.pipeline import best_replicate, has_checkpoint, load_data, load_kept_runs
+from gmvae.tables import write_tables
+
+# Figures drawn from logs alone (redraw_figures): file name -> (kind, run names drawn, run names of
+# which at least one must have logs). The variants figure exists only where the decoder variants were
+# trained (the blog profile).
+LOG_FIGURES = {
+    "m2_curves.png": ("curves", ("m2",), ("m2",)),
+    "modified_m2_curves.png": ("curves", ("modified_m2",), ("modified_m2",)),
+    "modified_m2_variants.png": ("overlay", ("modified_m2", "modified_m2_identity", "modified_m2_relu_layer"),
+                                 ("modified_m2_identity", "modified_m2_relu_layer")),
+    "gmvae_curves.png": ("curves", ("gmvae",), ("gmvae",)),
+    "overlay.png": ("overlay", ("m2", "modified_m2", "gmvae"), ("m2", "modified_m2", "gmvae")),
+}
+# Figures of a trained GMVAE: notebook 03 computes their data from the best replicate's checkpoint and
+# saves it in MODEL_FIGURE_DATA (about 100 KB, committed), from which redraw_figures draws them again.
+MODEL_FIGURES = ("gmvae_samples.png", "gmvae_confusion.png")
+MODEL_FIGURE_DATA = Path("figures") / "data" / "gmvae_best_run.npz"
+
+
+def save_model_figure_data(run_dir, results_dir, data_path=None, n_per_cluster: int = 10) -> Path:
+    """From a trained GMVAE run's checkpoint: digits generated from each cluster and the confusion
+    matrix of the test set (clusters = argmax q(y|x), one binarization), saved to
+    results_dir/MODEL_FIGURE_DATA with the run's seed and epoch; returns the path."""
+    from gmvae import evaluate, metrics
+
+    model, config = evaluate.load_trained(run_dir)
+    epoch = int((runs.read_record(run_dir).get("status") or {}).get("completed_epochs") or 0)
+    mnist = load_data(data_path)
+    matrix = metrics.confusion(mnist.test_y, evaluate.cluster_assignments(model, mnist.test_x), k=config.k)
+    samples = evaluate.cluster_samples(model, n_per_cluster=n_per_cluster, seed=0)
+    path = resolve_path(results_dir) / MODEL_FIGURE_DATA
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as f:
+        # float16 pixel probabilities: indistinguishable in the figure, a quarter of the bytes
+        np.savez_compressed(f, samples=samples.astype(np.float16), confusion=matrix, seed=config.seed, epoch=epoch)
+    os.replace(f.name, path)
+    return path
+
+
+def load_model_figure_data(results_dir) -> dict | None:
+    """What :func:`save_model_figure_data` saved in results_dir (None if nothing): samples, confusion, seed, epoch."""
+    path = resolve_path(results_dir) / MODEL_FIGURE_DATA
+    if not path.is_file():
+        return None
+    with np.load(path) as f:
+        return {"samples": f["samples"].astype(np.float32), "confusion": f["confusion"],
+                "seed": int(f["seed"]), "epoch": int(f["epoch"])}
+
+
+def model_figure_data(results_dir, df: pd.DataFrame, data_path=None) -> dict | None:
+    """The model figures' data for the best GMVAE replicate in ``df`` (highest final test accuracy): the
+    saved data if it is of that seed and last epoch, else computed from its checkpoint and saved; None
+    if neither exists."""
+    seed = best_replicate(df, "gmvae")
+    if seed is None:
+        return None
+    last_epoch = int(df.loc[(df["run_name"] == "gmvae") & (df["seed"] == seed), "epoch"].max())
+
+    def current(saved):
+        return saved is not None and (saved["seed"], saved["epoch"]) == (seed, last_epoch)
+
+    saved = load_model_figure_data(results_dir)
+    run_dir = runs.run_dir(resolve_path(results_dir), "gmvae", seed)
+    if not current(saved) and has_checkpoint(run_dir):  # saved data of this epoch is kept: no churn
+        save_model_figure_data(run_dir, results_dir, data_path)
+        saved = load_model_figure_data(results_dir)
+    return saved if current(saved) else None
+
+
+def draw_model_figures(data: dict) -> dict:
+    """{file name: figure} for MODEL_FIGURES from :func:`load_model_figure_data` output."""
+    matrix, run = data["confusion"], f"GMVAE seed {data['seed']}, epoch {data['epoch']}"
+    digit = matrix.argmax(axis=1)
+    row_labels = [f"y={i} ({digit[i]})" if matrix[i].sum() else f"y={i} (empty)" for i in range(len(matrix))]
+    accuracy = matrix.max(axis=1).sum() / matrix.sum()
+    return {
+        "gmvae_samples.png": plots.plot_sample_grid(
+            data["samples"], row_labels=row_labels, title=f"{run}: digits generated from each cluster (majority digit)"),
+        "gmvae_confusion.png": plots.plot_confusion(
+            matrix, title=f"{run}: test images by cluster and true digit (accuracy {accuracy:.3f})"),
+    }
+
+
+def figure_file(name: str, *, post_horizon: bool = False) -> str:
+    """The file of a LOG_FIGURES figure: at our horizon, or at the post's (its figures show 200 epochs)."""
+    return name.replace(".png", "_post_horizon.png") if post_horizon else name
+
+
+def draw_log_figure(name: str, df: pd.DataFrame, original: pd.DataFrame | None = None, *, post_horizon: bool = False):
+    """Draw one of LOG_FIGURES from :func:`plots.load_runs` output (the same way notebooks and
+    redraw_figures do), with the original's band under ours if ``original`` is given
+    (gmvae.original.load_original_logs output), to our last epoch or, with ``post_horizon``, to the
+    post's POST_HORIZON; None if ``df`` holds none of its runs."""
+    kind, run_names, required = LOG_FIGURES[name]
+    df = df[df["run_name"].isin(run_names)] if len(df) else df
+    if df.empty or not df["run_name"].isin(required).any():
+        return None
+    max_epoch = POST_HORIZON if post_horizon else None
+    if kind == "curves":
+        return plots.plot_curves(df, original=original, max_epoch=max_epoch)
+    return plots.plot_overlay(df, run_names=[r for r in run_names if (df["run_name"] == r).any()],
+                              original=original, max_epoch=max_epoch)
+
+
+def save_log_figures(name: str, df: pd.DataFrame, original: pd.DataFrame | None, figures_dir) -> list:
+    """Draw one of LOG_FIGURES at our horizon and at the post's and save both in ``figures_dir``;
+    returns [(path, figure)], empty if ``df`` holds none of its runs."""
+    saved = []
+    for post_horizon in (False, True):
+        fig = draw_log_figure(name, df, original, post_horizon=post_horizon)
+        if fig is not None:
+            saved.append((plots.save_figure(fig, Path(figures_dir) / figure_file(name, post_horizon=post_horizon)), fig))
+    return saved
+
+
+def show_post_figure(name: str) -> None:
+    """Display the post's own figure (gmvae.original.POST_FIGURES) in a notebook, or say it is missing."""
+    from IPython.display import Image, display
+
+    path = post_figure(name)
+    display(Image(filename=str(path)) if path else f"the post's figure {name!r} is missing or altered (see above)")
+
+
+def redraw_figures(results_dir="results", *, verbose=True) -> dict:
+    """Redraw every log-based figure from ``results_dir/runs`` into ``results_dir/figures``, each at our
+    horizon and at the post's, over the original's logs; rewrite the claims, per-run and fidelity tables
+    (:func:`write_tables`) from the same logs.
+
+    No training and no TensorFlow: the CSV logs, the original's logs shipped with the package, and for
+    the sample grid and confusion matrix the data notebook 03 saved from a checkpoint (MODEL_FIGURE_DATA).
+    Returns {"written": [figure paths], "skipped": {name: reason}, "tables": [table paths]} and, if
+    ``verbose``, prints what it wrote and skipped.
+    """
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results_dir = Path(results_dir).expanduser().resolve()
+    if not (results_dir / "runs").is_dir():
+        raise FileNotFoundError(f"no run logs under {results_dir / 'runs'}: run the notebooks or "
+                                f"`python -m gmvae reproduce` first, or pass --results DIR")
+    written, skipped = [], {}
+    all_runs = sorted({r for _, names, _ in LOG_FIGURES.values() for r in names})
+    df = plots.load_runs(results_dir, all_runs)
+    theirs = load_original_logs(all_runs)
+    for name, (_, _, required) in LOG_FIGURES.items():
+        for post_horizon in (False, True):
+            file = figure_file(name, post_horizon=post_horizon)
+            fig = draw_log_figure(name, df, theirs, post_horizon=post_horizon)
+            if fig is None:
+                skipped[file] = f"no logs of {' or '.join(required)}"
+                continue
+            written.append(plots.save_figure(fig, results_dir / "figures" / file))
+            plt.close(fig)
+    model_data = load_model_figure_data(results_dir)
+    if model_data is None:
+        skipped.update({name: f"no {MODEL_FIGURE_DATA.as_posix()} (notebook 03 writes it from a GMVAE checkpoint)"
+                        for name in MODEL_FIGURES})
+    else:
+        for name, fig in draw_model_figures(model_data).items():
+            written.append(plots.save_figure(fig, results_dir / "figures" / name))
+            plt.close(fig)
+    tables = write_tables(df, results_dir, theirs, load_kept_runs(results_dir, all_runs))
+    if verbose:
+        for path in written + tables:
+            print(f"wrote   {display_path(path)}")
+        for name, reason in skipped.items():
+            print(f"skipped {name}: {reason}")
+    return {"written": written, "skipped": skipped, "tables": tables}

@@ -1,0 +1,113 @@
+"""A notebook's (or the command line's) parameters: paths, profiles, seeds and epochs, checked.
+
+Notebooks run in notebooks/, the command line anywhere: relative paths resolve against notebooks/ in a
+source checkout so that both find the same results/ folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from gmvae.profiles import PROFILES, get_profile
+
+# The project's folders, for a source checkout (pip install -e .): lib/gmvae/parameters.py -> repo root.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+
+
+def resolve_path(path) -> Path:
+    """A notebook parameter path: absolute as given; relative to the notebooks/ folder of the source
+    checkout (where the notebooks' default ``results_dir = "../results"`` points at the repo's results/),
+    whatever the current directory; relative to the current directory outside a source checkout."""
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    base = NOTEBOOK_DIR if NOTEBOOK_DIR.is_dir() else Path.cwd()
+    return (base / p).resolve()
+
+
+def display_path(path) -> str:
+    """``path`` as printed in notebooks and logs: relative to the repository when inside it, so that the
+    executed notebooks read the same on every machine."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(PROJECT_ROOT.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def notebook_path(path) -> str:
+    """A path as a notebook parameter: relative to notebooks/ when inside the repository (the inverse of
+    :func:`resolve_path`), else absolute."""
+    path = Path(path).resolve()
+    try:
+        path.relative_to(PROJECT_ROOT.resolve())
+    except ValueError:
+        return str(path)
+    return os.path.relpath(path, NOTEBOOK_DIR)
+
+
+def validate_parameters(profile, seeds=None, epochs=None, results_dir="../results", *, run_names=(),
+                        retrain=False, data_path=None) -> Path:
+    """Check a notebook's (or the command line's) parameters; return the resolved results folder.
+
+    Raises ValueError naming what is allowed: a known profile; run names that profile has; seeds None
+    or a list of integers >= 0; epochs None or an integer >= 0; retrain True/False; data_path None or
+    an existing file; a results folder that can be created and written (checked by writing a file).
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: allowed profiles are {', '.join(repr(p) for p in PROFILES)}")
+    prof = PROFILES[profile]
+    for run_name in run_names:
+        if run_name not in _all_run_names():
+            raise ValueError(f"unknown model {run_name!r}: allowed models are {', '.join(_all_run_names())}")
+    if seeds is not None:
+        if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+            seeds = [seeds]
+        if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+            raise ValueError(f"seeds must be None (the profile's seeds) or a list of integers >= 0, not {seeds!r}")
+        seeds = list(seeds)
+        if not seeds or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in seeds):
+            raise ValueError(f"seeds must be None (the profile's seeds) or a non-empty list of integers >= 0, not {seeds!r}")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0):
+        raise ValueError(f"epochs must be None (the profile's: {prof.base.epochs}) or an integer >= 0, not {epochs!r}")
+    if not isinstance(retrain, bool):
+        raise ValueError(f"retrain must be True or False, not {retrain!r}")
+    if data_path is not None and not resolve_path(data_path).is_file():
+        raise ValueError(f"data_path must be None (use GMVAE_MNIST, the cache or the download) or an existing "
+                         f"mnist.npz; {resolve_path(data_path)} is not a file")
+    if results_dir is None or str(results_dir) == "":
+        raise ValueError("results_dir must be a folder path (relative paths are relative to notebooks/)")
+    out = resolve_path(results_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise ValueError(f"results_dir {out} cannot be written ({e.strerror or e}); choose a writable folder") from None
+    return out
+
+
+def _all_run_names():
+    names = []
+    for p in PROFILES.values():
+        names += [n for n in p.seeds if n not in names]
+    return names
+
+
+def profile_run_names(profile: str, run_names) -> list[str]:
+    """The given run names that the profile trains (e.g. the modified-M2 decoder variants only in blog)."""
+    prof = get_profile(profile)
+    return [r for r in run_names if r in prof.seeds]
+
+
+def profile_seeds(profile: str, run_name: str, seeds=None) -> list[int]:
+    return list(seeds) if seeds is not None else list(get_profile(profile).seeds[run_name])
+
+
+def profile_epochs(profile: str, epochs=None) -> int:
+    return int(epochs) if epochs is not None else get_profile(profile).base.epochs

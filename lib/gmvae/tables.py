@@ -1,0 +1,100 @@
+"""Tables computed from the logs: per run at fixed epochs, and markdown for the notebooks and README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gmvae import runs
+from gmvae.claims import claims_table
+from gmvae.fidelity import fidelity_markdown_table, fidelity_table
+from gmvae.parameters import resolve_path
+from gmvae.plots import LABELS, label
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub markdown table (no index; "|" escaped)."""
+    cols = list(table.columns)
+
+    def cell(v):
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
+    lines += ["| " + " | ".join(cell(row[c]) for c in cols) + " |" for _, row in table.iterrows()]
+    return "\n".join(lines) + "\n"
+
+
+RUN_TABLE_EPOCHS = (10, 20, 50)  # the epochs of the per-run table, besides each run's last
+
+
+def run_table(df: pd.DataFrame, epochs=RUN_TABLE_EPOCHS) -> pd.DataFrame:
+    """Per model and seed, the test metrics at ``epochs`` (those the run reached) and at its last
+    epoch, from :func:`plots.load_runs` logs. Rows of a run that turned NaN stop at its last finite
+    epoch; its last row says so."""
+    order = {name: i for i, name in enumerate(LABELS)}  # the post's order of the models
+    rows = []
+    groups = df.groupby(["run_name", "seed"], sort=False) if len(df) else []
+    for (run_name, seed), g in sorted(groups, key=lambda item: (order.get(item[0][0], len(order)), item[0])):
+        g = g[np.isfinite(g["test_loss"])].sort_values("epoch")
+        if g.empty:
+            continue
+        last = int(g["epoch"].iloc[-1])
+        nan_epoch = g["nan_epoch"].iloc[0]
+        for epoch in sorted({e for e in epochs if e < last} | {last}):
+            row = g[g["epoch"] == epoch]
+            if row.empty:
+                continue
+            row = row.iloc[0]
+            note = "" if epoch != last else (" (last)" if pd.isna(nan_epoch) else f" (last; NaN at {int(nan_epoch)})")
+            rows.append({"model": label(run_name), "seed": int(seed), "epoch": f"{epoch}{note}",
+                         "accuracy": f"{row['test_accuracy']:.3f}", "H(y|x) [nats]": f"{row['test_entropy']:.3f}",
+                         "loss [nats]": f"{row['test_loss']:.2f}", "NMI": f"{row['test_nmi']:.3f}",
+                         "ARI": f"{row['test_ari']:.3f}"})
+    return pd.DataFrame(rows, columns=["model", "seed", "epoch", "accuracy", "H(y|x) [nats]", "loss [nats]",
+                                       "NMI", "ARI"])
+
+
+TABLE_FILES = ("claims.csv", "claims.md", "run_table.csv", "run_table.md", "fidelity.csv", "fidelity.md")
+
+
+def write_tables(df: pd.DataFrame, results_dir, original: pd.DataFrame | None = None,
+                 kept: pd.DataFrame | None = None) -> list[Path]:
+    """Write into results_dir the claims table (claims.csv, .md), the per-run table (run_table.csv, .md) and,
+    with ``original`` (gmvae.original.load_original_logs output), the fidelity table (fidelity.csv, .md) of
+    ``df`` and of ``kept`` (runs kept from an earlier protocol, pipeline.load_kept_runs); return the paths."""
+    results_dir = resolve_path(results_dir)
+    claims = claims_table(df, original)
+    table = run_table(df)
+    texts = {
+        "claims.csv": claims.to_csv(index=False),
+        "claims.md": "# The post's claims, checked against the logs\n\n" + markdown_table(claims),
+        "run_table.csv": table.to_csv(index=False),
+        "run_table.md": "# Test metrics per run, from the logs\n\n" + markdown_table(table),
+    }
+    if original is not None:
+        fidelity = fidelity_table(pd.concat([df, kept]) if kept is not None and len(kept) else df, original)
+        texts["fidelity.csv"] = fidelity.to_csv(index=False, float_format="%.6g")
+        sections = [f"## {source}\n\n" + markdown_table(fidelity_markdown_table(fidelity[fidelity["source"] == source]))
+                    for source in dict.fromkeys(fidelity["source"])]
+        texts["fidelity.md"] = FIDELITY_HEADER + "\n".join(sections)
+    paths = []
+    for name, text in texts.items():
+        paths.append(results_dir / name)
+        runs.atomic_write_text(paths[-1], text)
+    return paths
+
+
+FIDELITY_HEADER = """# Our runs against the original's published logs
+
+Each test metric of ours at epochs 1, 5, 10, 20, 50 and our last, beside the min / mean / max over the
+original's replicates that reached that epoch (RuiShu/vae-clustering's logs, shipped in
+`lib/gmvae/original_material/`). "inside": within the original's min-max, each edge widened by half a
+unit of the last digit the original logged (it logged 3 significant digits: 1.03e+02 means 102.5-103.5).
+"last 5": the mean of the last five epochs up to that one (fewer at the start), judged against the
+original's five-epoch means. One section per set of our runs: "ours" are the runs in `runs/`, the others
+runs kept from an earlier protocol (their folder's README says which). Written by notebook 04 and
+`python -m gmvae figures` from the logs.
+
+"""
