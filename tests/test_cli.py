@@ -12,6 +12,7 @@ from gmvae import cli
     (["train", "--model", "m2"], "the following arguments are required: --out"),
     (["train", "--profile", "laptop", "--out", "x"], "invalid choice: 'laptop'"),
     (["train", "--learning-rate", "0", "--out", "x"], "learning_rate must be positive"),
+    (["train", "--decoder-first", "extra_layer", "--out", "x"], "invalid choice: 'extra_layer'"),
     (["reproduce", "--profile", "fast"], "invalid choice: 'fast'"),
     (["train", "--out", "x", "--bogus"], "unrecognized arguments: --bogus"),
 ])

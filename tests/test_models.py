@@ -56,20 +56,26 @@ def test_mixture_priors_depend_on_y_only_where_the_model_says():
     assert not np.allclose(means[0], means[1])               # one Gaussian per category
 
 
-@pytest.mark.parametrize("first, n_layers", [("relu", 2), ("identity", 2), ("extra_layer", 3)])
-def test_modified_m2_decoder_options(first, n_layers):
+@pytest.mark.parametrize("first, kernel_shapes", [
+    ("relu", [(Z, HIDDEN), (HIDDEN, X_DIM)]),
+    ("identity", [(Z, HIDDEN), (HIDDEN, X_DIM)]),
+    ("relu_layer", [(Z, HIDDEN), (HIDDEN, HIDDEN), (HIDDEN, X_DIM)]),   # h -> 512 -> 512 -> 784
+])
+def test_modified_m2_decoder_layers(first, kernel_shapes):
     model = tiny("modified_m2", decoder_first=first)
-    assert len(model.px_layers) == n_layers
+    assert [tuple(layer.kernels[0].shape) for layer in model.px_layers] == kernel_shapes
     z = tf.constant(np.random.default_rng(0).normal(size=(K, BATCH, Z)), tf.float32)
     assert model.p_x(z, every_category(K)).batch_shape == [K, BATCH]
 
 
-def test_identity_and_relu_decoders_differ():
-    relu, identity = tiny("modified_m2"), tiny("modified_m2", decoder_first="identity")
-    z = tf.constant(np.random.default_rng(1).normal(size=(K, BATCH, Z)) * 5, tf.float32)
+@pytest.mark.parametrize("first, sees_negative_h", [("relu", False), ("identity", True), ("relu_layer", True)])
+def test_only_the_relu_decoder_cuts_off_a_negative_h(first, sees_negative_h):
+    """relu_layer's first layer takes h = mu(y) + sqrt(v(y)) z itself, as the original's `layer`, not ReLU(h)."""
+    model = tiny("modified_m2", decoder_first=first)
     y = every_category(K)
-    # Same seed, same weights: the two differ by the nonlinearity alone.
-    assert not np.allclose(relu.p_x(z, y).mean(), identity.p_x(z, y).mean())
+    low, lower = tf.fill([K, BATCH, Z], -100.0), tf.fill([K, BATCH, Z], -200.0)   # h < 0 in every coordinate
+    outputs_differ = not np.allclose(model.p_x(low, y).mean(), model.p_x(lower, y).mean())
+    assert outputs_differ == sees_negative_h
 
 
 def test_concat_dense_equals_a_dense_layer_on_the_concatenation():

@@ -32,7 +32,7 @@ def loss_and_gradients(model, loss_fn):
 
 
 @pytest.mark.parametrize("name, first", [("m2", "relu"), ("modified_m2", "relu"), ("modified_m2", "identity"),
-                                         ("modified_m2", "extra_layer"), ("gmvae", "relu")])
+                                         ("modified_m2", "relu_layer"), ("gmvae", "relu")])
 def test_reference_and_fast_loss_agree_in_value_and_gradients(name, first):
     model = tiny(name, decoder_first=first)
     rng = np.random.default_rng(0)
@@ -77,7 +77,7 @@ def matmul_gflop(step, batch_size):
     return flop / 1e9
 
 
-@pytest.mark.parametrize("name, first", [("m2", "relu"), ("modified_m2", "relu"), ("modified_m2", "extra_layer"),
+@pytest.mark.parametrize("name, first", [("m2", "relu"), ("modified_m2", "relu"), ("modified_m2", "relu_layer"),
                                          ("gmvae", "relu")])
 def test_bench_counts_every_matmul_of_the_traced_steps(name, first):
     config = TrainConfig(model=name, k=K, z_dim=Z, hidden=HIDDEN, batch_size=BATCH, decoder_first=first)

@@ -78,7 +78,7 @@ def _matmuls(config: TrainConfig, x_dim: int, reference: bool = False) -> list[t
         return inference + decoder_first + [(kb, h, h, True), (kb, h, x_dim, True)]
     mixture = [(y_rows, k, z, False), (y_rows, k, z, False)]                       # mean and variance from y
     if config.model == "modified_m2":
-        extra = [(kb, h, h, True)] if config.decoder_first == "extra_layer" else []
+        extra = [(kb, h, h, True)] if config.decoder_first == "relu_layer" else []
         return inference + mixture + [(kb, z, h, True), *extra, (kb, h, x_dim, True)]
     return inference + mixture + [(kb, z, h, True), (kb, h, h, True), (kb, h, x_dim, True)]
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 MODELS = ("m2", "modified_m2", "gmvae")
-DECODER_FIRST = ("relu", "identity", "extra_layer")  # modified M2's first decoder nonlinearity
+DECODER_FIRST = ("relu", "identity", "relu_layer")  # modified M2's first decoder nonlinearity
 PRECISIONS = ("float32", "mixed_bfloat16")
 FIRST_PASSES = ("file_order", "shuffled")  # order of the first pass over the training images
 # Runs recorded before a field existed trained with these values (Keras' default epsilon until the field
@@ -23,7 +23,7 @@ class TrainConfig:
     k: int = 10                     # categories of y
     z_dim: int = 64
     hidden: int = 512               # width of every hidden layer
-    decoder_first: str = "relu"     # modified M2 only: relu | identity | extra_layer
+    decoder_first: str = "relu"     # modified M2 only: relu | identity | relu_layer
     batch_size: int = 100
     first_pass: str = "file_order"  # file_order: TF 0.12's next_batch, as the original; shuffled: every pass permuted
     iters_per_epoch: int = 500      # the original's "epoch": 500 x 100 = 50,000 examples

@@ -11,8 +11,9 @@ and differ in the generative side, with p(y) uniform over K categories:
     modified M2  p(z|y) = N(0, I)                p(x|z,y) = Bernoulli(g(a(mu(y) + sqrt(v(y)) * z))), g: -> 512 -> 784
     GMVAE        p(z|y) = N(mu(y), diag v(y))    p(x|z)   = Bernoulli(g(z)),                g: -> 512 -> 512 -> 784
 
-where mu is linear and v softplus-linear in onehot(y), and the modified M2's first decoder
-nonlinearity `a` is ReLU (default), the identity, or ReLU followed by an extra 512 layer.
+where mu is linear and v softplus-linear in onehot(y), and the modified M2's first decoder step `a` is
+ReLU (default), the identity, or (relu_layer) a 512-unit ReLU layer in place of the ReLU, as the
+original's `custom_layer` offered; g then has one layer more (h -> 512 -> 512 -> 784).
 
 Every method takes y as one-hot vectors whose batch shape broadcasts against x's. The loss passes
 all K categories at once as y = eye(K)[:, None, :] (shape [K, 1, K]), so each distribution comes out
@@ -149,12 +150,13 @@ class ModifiedM2(ClusteringVAE):
         self.decoder_first = config.decoder_first
         self.h_mean = self.dense([self.k], self.z_dim)
         self.h_var = self.dense([self.k], self.z_dim, tf.nn.softplus)
-        extra = [self.dense([h], h, tf.nn.relu)] if config.decoder_first == "extra_layer" else []
-        self.px_layers = [self.dense([self.z_dim], h, tf.nn.relu), *extra, self.dense([h], self.x_dim)]
+        # h -> 512 -> 784; relu_layer puts a 512-unit ReLU layer where the ReLU on h was: h -> 512 -> 512 -> 784
+        fan_ins = [self.z_dim, h] if config.decoder_first == "relu_layer" else [self.z_dim]
+        self.px_layers = [*(self.dense([n], h, tf.nn.relu) for n in fan_ins), self.dense([h], self.x_dim)]
 
     def p_x(self, z, y):
         h = self.h_mean(y) + tf.sqrt(self.h_var(y)) * tf.cast(z, self.compute_dtype)
-        if self.decoder_first != "identity":
+        if self.decoder_first == "relu":
             h = tf.nn.relu(h)
         return self._bernoulli(self._float(_apply(self.px_layers, h)))
 

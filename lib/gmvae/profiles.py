@@ -34,7 +34,7 @@ _VARIANTS = {
     "m2": {"model": "m2"},
     "modified_m2": {"model": "modified_m2"},
     "modified_m2_identity": {"model": "modified_m2", "decoder_first": "identity"},
-    "modified_m2_extra_layer": {"model": "modified_m2", "decoder_first": "extra_layer"},
+    "modified_m2_relu_layer": {"model": "modified_m2", "decoder_first": "relu_layer"},
     "gmvae": {"model": "gmvae"},
 }
 
@@ -60,7 +60,7 @@ PROFILES = {
             "m2": (0, 1, 2, 3),
             "modified_m2": (0, 1, 2),
             "modified_m2_identity": (0,),
-            "modified_m2_extra_layer": (0,),
+            "modified_m2_relu_layer": (0,),
             "gmvae": (0, 1, 2, 3, 4, 5),
         },
         base=TrainConfig(epochs=1000),

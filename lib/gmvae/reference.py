@@ -65,7 +65,7 @@ def _generative(model: ClusteringVAE):
 
         def decoder(z, y):
             h = h_mean(y) + tf.sqrt(h_var(y)) * z
-            return _mlp(px_net, h if model.decoder_first == "identity" else tf.nn.relu(h))
+            return _mlp(px_net, tf.nn.relu(h) if model.decoder_first == "relu" else h)
         return decoder, (lambda y: standard)
     pz_mean, pz_var = Dense.of(model.pz_mean), Dense.of(model.pz_var)
     return (lambda z, y: _mlp(px_net, z)), (lambda y: _gaussian(pz_mean(y), pz_var(y)))
