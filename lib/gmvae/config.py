@@ -6,7 +6,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-MODELS = ("m2", "modified_m2", "gmvae")
+MODELS = ("m2", "modified_m2", "gmvae", "m2_iaf")
 DECODER_FIRST = ("relu", "identity", "relu_layer")  # modified M2's first decoder nonlinearity
 PRECISIONS = ("float32", "mixed_bfloat16")
 FIRST_PASSES = ("file_order", "shuffled")  # order of the first pass over the training images
@@ -17,7 +17,7 @@ VALUES_BEFORE_FIELD = {"adam_epsilon": 1e-7, "first_pass": "shuffled"}
 
 @dataclass(frozen=True)
 class TrainConfig:
-    model: str = "gmvae"            # m2 | modified_m2 | gmvae
+    model: str = "gmvae"            # m2 | modified_m2 | gmvae | m2_iaf (M2 with a flow posterior q(z|x,y))
     epochs: int = 1000              # the post's schedule
     seed: int = 0                   # weights, data order, binarization and z noise all derive from it
     k: int = 10                     # categories of y

@@ -19,6 +19,8 @@ from gmvae.models import M2, ClusteringVAE, ConcatDense, ModifiedM2
 
 tfd = tfp.distributions
 
+PORTED_MODELS = ("m2", "modified_m2", "gmvae")  # the original's; m2_iaf's flow has no plain port here
+
 
 class Dense(NamedTuple):
     """An ordinary dense layer: one kernel over the concatenated input."""
