@@ -12,6 +12,7 @@ from gmvae import cli
     (["train", "--model", "m2"], "the following arguments are required: --out"),
     (["train", "--profile", "laptop", "--out", "x"], "invalid choice: 'laptop'"),
     (["train", "--learning-rate", "0", "--out", "x"], "learning_rate must be positive"),
+    (["train", "--kl-y-weight", "-0.5", "--out", "x"], "kl_y_weight must be 0 or more, not -0.5"),
     (["train", "--decoder-first", "extra_layer", "--out", "x"], "invalid choice: 'extra_layer'"),
     (["reproduce", "--profile", "fast"], "invalid choice: 'fast'"),
     (["train", "--out", "x", "--bogus"], "unrecognized arguments: --bogus"),
@@ -47,6 +48,6 @@ def test_profile_gives_the_schedule_and_flags_override_it():
 def test_every_config_field_has_a_flag():
     help_text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
     for flag in ["--model", "--epochs", "--seed", "--k", "--z-dim", "--hidden", "--decoder-first", "--batch-size",
-                 "--iters-per-epoch", "--learning-rate", "--clip-norm", "--train-eval-size", "--test-eval-size",
-                 "--precision"]:
+                 "--iters-per-epoch", "--learning-rate", "--clip-norm", "--kl-y-weight", "--train-eval-size",
+                 "--test-eval-size", "--precision"]:
         assert flag in help_text
