@@ -3,6 +3,8 @@
 import pytest
 
 from gmvae import cli
+from gmvae.config import TrainConfig
+from gmvae.profiles import PROFILES
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -12,6 +14,8 @@ from gmvae import cli
     (["train", "--model", "m2"], "the following arguments are required: --out"),
     (["train", "--profile", "laptop", "--out", "x"], "invalid choice: 'laptop'"),
     (["train", "--learning-rate", "0", "--out", "x"], "learning_rate must be positive"),
+    (["train", "--kl-y-weight", "-0.5", "--out", "x"], "kl_y_weight must be 0 or more, not -0.5"),
+    (["train", "--decoder-first", "extra_layer", "--out", "x"], "invalid choice: 'extra_layer'"),
     (["reproduce", "--profile", "fast"], "invalid choice: 'fast'"),
     (["train", "--out", "x", "--bogus"], "unrecognized arguments: --bogus"),
 ])
@@ -46,6 +50,27 @@ def test_profile_gives_the_schedule_and_flags_override_it():
 def test_every_config_field_has_a_flag():
     help_text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
     for flag in ["--model", "--epochs", "--seed", "--k", "--z-dim", "--hidden", "--decoder-first", "--batch-size",
-                 "--iters-per-epoch", "--learning-rate", "--clip-norm", "--train-eval-size", "--test-eval-size",
-                 "--precision"]:
+                 "--iters-per-epoch", "--learning-rate", "--clip-norm", "--kl-y-weight", "--train-eval-size",
+                 "--test-eval-size", "--precision"]:
         assert flag in help_text
+
+
+@pytest.mark.parametrize("flags, field, value, run_name", [
+    (["--model", "m2", "--kl-y-weight", "0"], "kl_y_weight", 0.0, "m2_eta0"),
+    (["--model", "m2", "--kl-y-weight", "0.5"], "kl_y_weight", 0.5, "m2_eta0.5"),
+    (["--model", "m2_iaf"], "model", "m2_iaf", "m2_iaf"),
+    (["--model", "modified_m2", "--decoder-first", "relu_layer"], "decoder_first", "relu_layer", "modified_m2_relu_layer"),
+])
+def test_the_variants_reach_the_configuration_and_name_their_runs(flags, field, value, run_name):
+    parser = cli.build_parser()
+    config = cli._train_config(parser, parser.parse_args(["train", "--profile", "smoke", *flags, "--out", "x"]))
+    assert getattr(config, field) == value and type(getattr(config, field)) is type(value)
+    assert config.run_name == run_name
+    assert config.iters_per_epoch == 10                      # the profile's schedule still applies
+
+
+def test_every_profile_run_is_stored_under_its_own_name():
+    for profile in PROFILES.values():
+        for run_name in profile.seeds:
+            assert {c.run_name for c in profile.configs(run_name)} == {run_name}, (profile.name, run_name)
+    assert TrainConfig(model="m2", kl_y_weight=1.0).run_name == "m2"

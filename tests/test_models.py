@@ -1,14 +1,15 @@
-"""Shapes of every p and q, and the layers' initialisation, with small distinct sizes."""
+"""Shapes of every p and q, the layers' structure and initialisation, m2_iaf's flow, with small distinct sizes."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from gmvae.config import TrainConfig
-from gmvae.loss import every_category
+from gmvae.config import MODELS, TrainConfig
+from gmvae.loss import every_category, negative_elbo
 from gmvae.models import ConcatDense, build_model
 
 K, Z, HIDDEN, X_DIM, BATCH = 3, 2, 5, 4, 7
+SEED = tf.constant([11, 12])
 
 
 def tiny(model, **changes):
@@ -19,7 +20,7 @@ def binary_images(n=BATCH, seed=0):
     return tf.constant(np.random.default_rng(seed).integers(0, 2, size=(n, X_DIM)), tf.float32)
 
 
-@pytest.mark.parametrize("name", ["m2", "modified_m2", "gmvae"])
+@pytest.mark.parametrize("name", MODELS)
 def test_distribution_shapes_for_every_category_at_once(name):
     model = tiny(name)
     x, y = binary_images(), every_category(K)
@@ -37,7 +38,7 @@ def test_distribution_shapes_for_every_category_at_once(name):
     assert (p_x.batch_shape, p_x.event_shape) == ([K, BATCH], [X_DIM])
 
 
-@pytest.mark.parametrize("name", ["m2", "modified_m2", "gmvae"])
+@pytest.mark.parametrize("name", MODELS)
 def test_one_category_per_example(name):
     model = tiny(name)
     x = binary_images()
@@ -56,20 +57,26 @@ def test_mixture_priors_depend_on_y_only_where_the_model_says():
     assert not np.allclose(means[0], means[1])               # one Gaussian per category
 
 
-@pytest.mark.parametrize("first, n_layers", [("relu", 2), ("identity", 2), ("extra_layer", 3)])
-def test_modified_m2_decoder_options(first, n_layers):
+@pytest.mark.parametrize("first, kernel_shapes", [
+    ("relu", [(Z, HIDDEN), (HIDDEN, X_DIM)]),
+    ("identity", [(Z, HIDDEN), (HIDDEN, X_DIM)]),
+    ("relu_layer", [(Z, HIDDEN), (HIDDEN, HIDDEN), (HIDDEN, X_DIM)]),   # h -> 512 -> 512 -> 784
+])
+def test_modified_m2_decoder_layers(first, kernel_shapes):
     model = tiny("modified_m2", decoder_first=first)
-    assert len(model.px_layers) == n_layers
+    assert [tuple(layer.kernels[0].shape) for layer in model.px_layers] == kernel_shapes
     z = tf.constant(np.random.default_rng(0).normal(size=(K, BATCH, Z)), tf.float32)
     assert model.p_x(z, every_category(K)).batch_shape == [K, BATCH]
 
 
-def test_identity_and_relu_decoders_differ():
-    relu, identity = tiny("modified_m2"), tiny("modified_m2", decoder_first="identity")
-    z = tf.constant(np.random.default_rng(1).normal(size=(K, BATCH, Z)) * 5, tf.float32)
+@pytest.mark.parametrize("first, sees_negative_h", [("relu", False), ("identity", True), ("relu_layer", True)])
+def test_only_the_relu_decoder_cuts_off_a_negative_h(first, sees_negative_h):
+    """relu_layer's first layer takes h = mu(y) + sqrt(v(y)) z itself, as the original's `layer`, not ReLU(h)."""
+    model = tiny("modified_m2", decoder_first=first)
     y = every_category(K)
-    # Same seed, same weights: the two differ by the nonlinearity alone.
-    assert not np.allclose(relu.p_x(z, y).mean(), identity.p_x(z, y).mean())
+    low, lower = tf.fill([K, BATCH, Z], -100.0), tf.fill([K, BATCH, Z], -200.0)   # h < 0 in every coordinate
+    outputs_differ = not np.allclose(model.p_x(low, y).mean(), model.p_x(lower, y).mean())
+    assert outputs_differ == sees_negative_h
 
 
 def test_concat_dense_equals_a_dense_layer_on_the_concatenation():
@@ -100,8 +107,64 @@ def test_same_seed_same_weights_other_seed_other_weights():
     assert not np.array_equal(a.qy_layers[0].kernels[0].numpy(), c.qy_layers[0].kernels[0].numpy())
 
 
-def test_mixed_bfloat16_keeps_float32_weights_and_distributions():
-    model = tiny("gmvae", precision="mixed_bfloat16")
+@pytest.mark.parametrize("name", ["gmvae", "m2_iaf"])
+def test_mixed_bfloat16_keeps_float32_weights_and_distributions(name):
+    model = tiny(name, precision="mixed_bfloat16")
     assert all(v.dtype == tf.float32 for v in model.trainable_variables)
     q_z = model.q_z(binary_images(), every_category(K))
     assert q_z.dtype == tf.float32
+
+
+# ---- m2_iaf: q(z|x,y) is the Gaussian pushed through inverse autoregressive flow steps ----
+
+def iaf_by_hand(model, u, h):
+    """The flow written out from its networks: each step u <- (u - shift) * exp(-log_scale), where
+    (shift, log_scale) = network(u, h); the coordinates reversed between steps."""
+    for step, network in enumerate(model.flow_networks):
+        if step:
+            u = u[..., ::-1]
+        shift, log_scale = tf.unstack(network(u, conditional_input=h), axis=-1)
+        u = (u - shift) * tf.exp(-log_scale)
+    return u
+
+
+def test_flow_density_of_its_own_sample_is_the_change_of_variables():
+    """log q(z) = log N(u; m, v) - log|det dz/du|, the Jacobian by autodiff on the hand-written flow."""
+    z_dim = 3                                                   # a 3 x 3 Jacobian with off-diagonal terms
+    model = build_model(TrainConfig(model="m2_iaf", k=K, z_dim=z_dim, hidden=HIDDEN), x_dim=X_DIM)
+    x, y = binary_images(), every_category(K)
+    q_z = model.q_z(x, y)
+    z, log_q = q_z.experimental_sample_and_log_prob(seed=SEED)   # [K, B, z_dim], [K, B]
+    assert (z.shape, log_q.shape) == ([K, BATCH, z_dim], [K, BATCH])
+
+    u = tf.reshape(q_z.distribution.sample(seed=SEED), [-1, z_dim])   # the Gaussian draw the flow starts from
+    h = tf.reshape(model.qz_layers[1](model.qz_layers[0](x, y)), [K * BATCH, HIDDEN])
+    with tf.GradientTape() as tape:
+        tape.watch(u)
+        z_by_hand = iaf_by_hand(model, u, h)
+    jacobian = tape.batch_jacobian(z_by_hand, u).numpy().astype(np.float64)      # [K * B, z_dim, z_dim]
+    mean = q_z.distribution.mean().numpy().reshape(-1, z_dim)
+    var = q_z.distribution.variance().numpy().reshape(-1, z_dim)
+    u = u.numpy().astype(np.float64)
+    log_base = np.sum(-0.5 * np.log(2 * np.pi * var) - (u - mean) ** 2 / (2 * var), axis=-1)
+    expected = log_base - np.linalg.slogdet(jacobian)[1]
+
+    np.testing.assert_allclose(z.numpy().reshape(-1, z_dim), z_by_hand.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(log_q.numpy().ravel(), expected, rtol=1e-5, atol=1e-5)
+    assert np.abs(np.linalg.slogdet(jacobian)[1]).max() > 0.1     # the flow is not volume-preserving here
+    # log_prob at a given point inverts the flow, one coordinate at a time, and must agree.
+    np.testing.assert_allclose(model.q_z(x, y).log_prob(z).numpy(), log_q.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_flow_moves_the_gaussian_sample_and_its_weights_are_trained():
+    model = tiny("m2_iaf")
+    x, y = binary_images(), every_category(K)
+    q_z = model.q_z(x, y)
+    assert not np.allclose(q_z.sample(seed=SEED), q_z.distribution.sample(seed=SEED), atol=0.01)
+    flow_variables = [v for network in model.flow_networks for v in network.trainable_variables]
+    assert len(flow_variables) == 2 * 6     # per step: 2 masked kernels and biases, 2 conditional kernels
+    assert {v.ref() for v in flow_variables} <= {v.ref() for v in model.trainable_variables}  # the optimizer's list
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(negative_elbo(model, x, SEED).loss)
+    for v, gradient in zip(flow_variables, tape.gradient(loss, flow_variables)):
+        assert np.abs(gradient.numpy()).max() > 0, v.name

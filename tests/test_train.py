@@ -17,7 +17,9 @@ import tensorflow as tf
 from gmvae import runs, train as train_module
 from gmvae.config import TrainConfig
 from gmvae.data import MNIST
-from gmvae.train import RunMismatchError, batch_indices, train
+from gmvae.loss import negative_elbo
+from gmvae.models import build_model
+from gmvae.train import RunMismatchError, batch_indices, make_train_step, train, training_objective
 
 TINY = TrainConfig(model="gmvae", epochs=3, k=3, z_dim=2, hidden=8, batch_size=10, iters_per_epoch=5,
                    train_eval_size=40, test_eval_size=30)
@@ -48,6 +50,11 @@ def test_first_pass_reads_the_file_in_order_and_later_passes_are_permuted():
 def test_a_run_recorded_before_first_pass_was_configurable_counts_as_shuffled():
     assert TrainConfig.from_dict({"model": "m2"}).first_pass == "shuffled"
     assert "first_pass='shuffled' (wanted 'file_order')" in TrainConfig().differences({"model": "gmvae"})
+
+
+def test_a_run_recorded_before_kl_y_weight_existed_trained_on_the_elbo():
+    assert TrainConfig.from_dict({"model": "m2"}).kl_y_weight == 1.0
+    assert not [d for d in TrainConfig(first_pass="shuffled").differences({"model": "gmvae"}) if "kl_y_weight" in d]
 
 
 def test_shuffled_batches_walk_through_whole_permutations_across_epochs():
@@ -146,6 +153,69 @@ def test_adam_steps_as_the_original_did_on_the_summed_loss():
     np.testing.assert_allclose(ours(train_module.make_optimizer(config)), w, rtol=1e-6)  # float32 hyperparameters
     keras_default = ours(tf.keras.optimizers.Adam(config.learning_rate))
     assert np.abs(keras_default - w0).max() < 0.1 * np.abs(w - w0).max()  # 1e-7 would barely move w
+
+
+# ---- eta = kl_y_weight: how hard the training objective pulls q(y|x) towards p(y) ----
+
+def m2_with_a_decided_q_y(config):
+    """At initialisation q(y|x) is nearly uniform and KL(q(y|x) || p(y)) nearly 0; move it away."""
+    model = build_model(config)
+    model.qy_layers[-1].bias.assign(np.linspace(-2, 2, config.k, dtype=np.float32))
+    return model
+
+
+def model_and_batch():
+    model = m2_with_a_decided_q_y(TINY.replace(model="m2"))
+    x = tf.constant(synthetic_mnist().train_x[:TINY.batch_size].round())
+    assert float(tf.reduce_mean(model.q_y(x).entropy())) < 0.9 * np.log(TINY.k)
+    return model, x
+
+
+def value_and_gradients(model, objective):
+    with tf.GradientTape() as tape:
+        value = objective()
+    return value.numpy(), [g.numpy() for g in tape.gradient(value, model.trainable_variables)]
+
+
+def test_eta_one_trains_on_the_negative_elbo_bit_for_bit():
+    model, x = model_and_batch()
+    seed = tf.constant([5, 6])
+    elbo, elbo_gradients = value_and_gradients(model, lambda: tf.reduce_mean(negative_elbo(model, x, seed).loss))
+    ours, our_gradients = value_and_gradients(model, lambda: training_objective(model, x, seed, 1.0))
+    assert ours == elbo
+    for a, b in zip(our_gradients, elbo_gradients):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.3])
+def test_eta_weights_the_kl_over_y_alone(eta):
+    model, x = model_and_batch()
+    seed = tf.constant([5, 6])
+    terms = negative_elbo(model, x, seed)
+    expected = np.mean(terms.reconstruction.numpy() + terms.kl_z.numpy() + eta * terms.kl_y.numpy())
+    assert float(training_objective(model, x, seed, eta)) == pytest.approx(expected, rel=1e-6)
+    assert float(np.mean(terms.kl_y)) > 0.01                   # so the weight makes a difference
+
+
+def test_the_train_step_with_eta_zero_has_other_gradients_for_q_y_and_the_same_for_the_rest():
+    """kl_y depends on q(y|x)'s weights only. One step of gradient descent with rate 1 from the same start,
+    with eta 1 and with eta 0: each weight moves by minus its gradient in the train step."""
+    train_x = tf.constant(synthetic_mnist().train_x)
+    steps = {}
+    for eta in (1.0, 0.0):
+        config = TINY.replace(model="m2", kl_y_weight=eta)
+        model = m2_with_a_decided_q_y(config)
+        before = [v.numpy() for v in model.trainable_variables]
+        train_step = make_train_step(model, tf.keras.optimizers.SGD(learning_rate=1.0), train_x, config)
+        train_step(np.arange(config.batch_size), np.array([[1, 2], [3, 4]], np.int32))
+        steps[eta] = [v.numpy() - b for v, b in zip(model.trainable_variables, before)]
+    q_y = {v.ref() for layer in model.qy_layers for v in layer.trainable_variables}
+    assert len(q_y) == 6                                       # 3 layers' kernels and biases
+    for v, one, zero in zip(model.trainable_variables, steps[1.0], steps[0.0]):
+        if v.ref() in q_y:
+            assert np.abs(one - zero).max() > 1e-4, v.name
+        else:
+            np.testing.assert_array_equal(one, zero, err_msg=v.name)
 
 
 def test_non_finite_loss_stops_cleanly_and_keeps_the_last_finite_checkpoint(tmp_path, monkeypatch):

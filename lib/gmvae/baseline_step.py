@@ -19,6 +19,8 @@ from gmvae.models import M2, ClusteringVAE, ConcatDense, ModifiedM2
 
 tfd = tfp.distributions
 
+PORTED_MODELS = ("m2", "modified_m2", "gmvae")  # the original's; m2_iaf's flow has no plain port here
+
 
 class Dense(NamedTuple):
     """An ordinary dense layer: one kernel over the concatenated input."""
@@ -65,7 +67,7 @@ def _generative(model: ClusteringVAE):
 
         def decoder(z, y):
             h = h_mean(y) + tf.sqrt(h_var(y)) * z
-            return _mlp(px_net, h if model.decoder_first == "identity" else tf.nn.relu(h))
+            return _mlp(px_net, tf.nn.relu(h) if model.decoder_first == "relu" else h)
         return decoder, (lambda y: standard)
     pz_mean, pz_var = Dense.of(model.pz_mean), Dense.of(model.pz_var)
     return (lambda z, y: _mlp(px_net, z)), (lambda y: _gaussian(pz_mean(y), pz_var(y)))

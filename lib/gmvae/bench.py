@@ -4,7 +4,7 @@ For each model, in one process, with the same weights and inputs, it measures:
 
 * ms_per_step: the project's step (gmvae.train.make_train_step), called as the training loop calls it;
 * baseline_ms_per_step: the straightforward port in gmvae.baseline_step (K components in a Python loop,
-  always float32);
+  always float32), for the original's three models (null for m2_iaf, whose flow it never had);
 * matmul_gflops: the machine's dense matmul rate (one large square matmul) in the step's compute dtype;
 * epoch_seconds: 500 steps plus the per-epoch evaluation (10,000 train + 10,000 test images).
 
@@ -36,8 +36,8 @@ import tensorflow as tf
 from gmvae.config import MODELS, PRECISIONS, TrainConfig
 from gmvae.data import MNIST, load_mnist
 from gmvae.evaluate import Scorer
-from gmvae.models import IMAGE_PIXELS, build_model
-from gmvae.baseline_step import make_baseline_step
+from gmvae.models import FLOW_HIDDEN, FLOW_STEPS, IMAGE_PIXELS, build_model
+from gmvae.baseline_step import PORTED_MODELS, make_baseline_step
 from gmvae.train import _evaluate, batch_indices, make_optimizer, make_train_step, step_seeds
 
 
@@ -73,14 +73,24 @@ def _matmuls(config: TrainConfig, x_dim: int, baseline: bool = False) -> list[tu
     qz_first = [(kb, x_dim + k, h, False)] if baseline else [(b, x_dim, h, False), (k, k, h, False)]
     inference = [(b, x_dim, h, False), (b, h, h, True), (b, h, k, True),          # q(y|x)
                  *qz_first, (kb, h, h, True), (kb, h, z, True), (kb, h, z, True)]  # q(z|x,y)
-    if config.model == "m2":
+    if config.model in ("m2", "m2_iaf"):
         decoder_first = [(kb, z + k, h, True)] if baseline else [(kb, z, h, True), (k, k, h, False)]
-        return inference + decoder_first + [(kb, h, h, True), (kb, h, x_dim, True)]
+        return inference + _flow_matmuls(config) + decoder_first + [(kb, h, h, True), (kb, h, x_dim, True)]
     mixture = [(y_rows, k, z, False), (y_rows, k, z, False)]                       # mean and variance from y
     if config.model == "modified_m2":
-        extra = [(kb, h, h, True)] if config.decoder_first == "extra_layer" else []
+        extra = [(kb, h, h, True)] if config.decoder_first == "relu_layer" else []
         return inference + mixture + [(kb, z, h, True), *extra, (kb, h, x_dim, True)]
     return inference + mixture + [(kb, z, h, True), (kb, h, h, True), (kb, h, x_dim, True)]
+
+
+def _flow_matmuls(config: TrainConfig) -> list[tuple[int, int, int, bool]]:
+    """m2_iaf's flow steps: each a MADE network run once on K*B rows, its masked layers (z -> hidden ->
+    2z) each plus a dense layer of the conditional input h(x,y)."""
+    if config.model != "m2_iaf":
+        return []
+    kb, z, h = config.k * config.batch_size, config.z_dim, config.hidden
+    made = [(kb, z, FLOW_HIDDEN, True), (kb, h, FLOW_HIDDEN, True), (kb, FLOW_HIDDEN, 2 * z, True), (kb, h, 2 * z, True)]
+    return made * FLOW_STEPS
 
 
 def step_gflop(config: TrainConfig, x_dim: int = IMAGE_PIXELS, baseline: bool = False) -> float:
@@ -144,11 +154,12 @@ def bench_one(config: TrainConfig, data: MNIST, args) -> dict:
     timed = config.replace(iters_per_epoch=args.steps)
     indices, seeds = batch_indices(timed, 1, len(data.train_x)), step_seeds(timed, 1)
     compute_dtype = tf.bfloat16 if config.precision == "mixed_bfloat16" else tf.float32
-    seconds = _median_in_turn({
-        "step": _step_timer(make_train_step(model, optimizers[0], train_x, config), indices, seeds),
-        "baseline": _step_timer(make_baseline_step(model, optimizers[1], train_x), indices, seeds),
-        "matmul": _matmul_timer(args.matmul_size, compute_dtype),
-    }, args.repeats)
+    ported = config.model in PORTED_MODELS
+    timers = {"step": _step_timer(make_train_step(model, optimizers[0], train_x, config), indices, seeds)}
+    if ported:
+        timers["baseline"] = _step_timer(make_baseline_step(model, optimizers[1], train_x), indices, seeds)
+    timers["matmul"] = _matmul_timer(args.matmul_size, compute_dtype)
+    seconds = _median_in_turn(timers, args.repeats)
 
     scorer = Scorer(model)
     scorer.score(data.test_x[:2], data.test_y[:2], 0)  # warm-up: tracing
@@ -161,12 +172,12 @@ def bench_one(config: TrainConfig, data: MNIST, args) -> dict:
     bound = gflop / matmul_gflops
     line = {"model": config.model, "k": config.k, "batch_size": config.batch_size, "precision": config.precision,
             "matmul_dtype": compute_dtype.name}
-    line.update({name: float(f"{value:.4g}") for name, value in {  # 4 significant digits
+    line.update({name: None if value is None else float(f"{value:.4g}") for name, value in {  # 4 significant digits
         "ms_per_step": 1e3 * seconds["step"],
-        "baseline_ms_per_step": 1e3 * seconds["baseline"],
-        "speedup": seconds["baseline"] / seconds["step"],
+        "baseline_ms_per_step": 1e3 * seconds["baseline"] if ported else None,
+        "speedup": seconds["baseline"] / seconds["step"] if ported else None,
         "gflop_per_step": gflop,
-        "baseline_gflop_per_step": step_gflop(config, baseline=True),
+        "baseline_gflop_per_step": step_gflop(config, baseline=True) if ported else None,
         "matmul_gflops": matmul_gflops,
         "bound_ms_per_step": 1e3 * bound,
         "ratio_to_bound": seconds["step"] / bound,

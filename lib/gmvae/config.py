@@ -6,30 +6,32 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-MODELS = ("m2", "modified_m2", "gmvae")
-DECODER_FIRST = ("relu", "identity", "extra_layer")  # modified M2's first decoder nonlinearity
+MODELS = ("m2", "modified_m2", "gmvae", "m2_iaf")
+DECODER_FIRST = ("relu", "identity", "relu_layer")  # modified M2's first decoder nonlinearity
 PRECISIONS = ("float32", "mixed_bfloat16")
 FIRST_PASSES = ("file_order", "shuffled")  # order of the first pass over the training images
 # Runs recorded before a field existed trained with these values (Keras' default epsilon until the field
-# came; a shuffled first pass until the original's file order became the default).
-VALUES_BEFORE_FIELD = {"adam_epsilon": 1e-7, "first_pass": "shuffled"}
+# came; a shuffled first pass until the original's file order became the default; the plain ELBO).
+VALUES_BEFORE_FIELD = {"adam_epsilon": 1e-7, "first_pass": "shuffled", "kl_y_weight": 1.0}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    model: str = "gmvae"            # m2 | modified_m2 | gmvae
+    model: str = "gmvae"            # m2 | modified_m2 | gmvae | m2_iaf (M2 with a flow posterior q(z|x,y))
     epochs: int = 1000              # the post's schedule
     seed: int = 0                   # weights, data order, binarization and z noise all derive from it
     k: int = 10                     # categories of y
     z_dim: int = 64
     hidden: int = 512               # width of every hidden layer
-    decoder_first: str = "relu"     # modified M2 only: relu | identity | extra_layer
+    decoder_first: str = "relu"     # modified M2 only: relu | identity | relu_layer
     batch_size: int = 100
     first_pass: str = "file_order"  # file_order: TF 0.12's next_batch, as the original; shuffled: every pass permuted
     iters_per_epoch: int = 500      # the original's "epoch": 500 x 100 = 50,000 examples
     learning_rate: float = 1e-3     # Adam
     adam_epsilon: float = 1e-10     # the original's 1e-8 on the batch's summed loss = 1e-10 on its mean
     clip_norm: float | None = None  # global gradient-norm clipping; the post did not clip
+    kl_y_weight: float = 1.0        # eta: weight of KL(q(y|x) || p(y)) in the training objective (logged losses keep 1);
+                                    # 1 = the ELBO, 0 = nothing pushes q(y|x) towards uniform
     train_eval_size: int = 10_000   # random training images scored after each epoch, as the original
     test_eval_size: int = 10_000    # test images scored after each epoch (10,000 = all of them)
     precision: str = "float32"      # mixed_bfloat16: bf16 matmuls, float32 weights and loss
@@ -55,15 +57,21 @@ class TrainConfig:
             problems.append(f"adam_epsilon must be positive, not {self.adam_epsilon}")
         if self.clip_norm is not None and self.clip_norm <= 0:
             problems.append(f"clip_norm must be positive or None, not {self.clip_norm}")
+        if self.kl_y_weight < 0:
+            problems.append(f"kl_y_weight must be 0 or more, not {self.kl_y_weight}")
         if problems:
             raise ValueError("; ".join(problems))
 
     @property
     def run_name(self) -> str:
-        """Folder name of the run's model variant: results/runs/<run_name>/seed<k>."""
+        """Folder name of the run's model variant: results/runs/<run_name>/seed<k>, e.g. m2_eta0 for M2
+        trained with kl_y_weight 0."""
+        name = self.model
         if self.model == "modified_m2" and self.decoder_first != "relu":
-            return f"{self.model}_{self.decoder_first}"
-        return self.model
+            name += f"_{self.decoder_first}"
+        if self.kl_y_weight != 1:
+            name += f"_eta{self.kl_y_weight:g}"
+        return name
 
     def differences(self, stored: dict) -> list[str]:
         """Fields (but epochs, which a run may extend) where a stored configuration differs from this one."""

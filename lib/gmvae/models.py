@@ -1,6 +1,6 @@
-"""The three models of the post, each written as TensorFlow Probability distributions.
+"""The three models of the post, and M2 with a flow posterior, written as TensorFlow Probability distributions.
 
-All three share the inference side (DESIGN.md section 2)
+The post's three share the inference side (DESIGN.md section 2)
 
     q(y|x)   = Categorical(logits = f(x)),                      f: 784 -> 512 -> 512 -> K
     q(z|x,y) = N(m(x,y), diag v(x,y)),  v = softplus(.),        m, v: [x, onehot(y)] -> 512 -> 512 -> z
@@ -11,8 +11,18 @@ and differ in the generative side, with p(y) uniform over K categories:
     modified M2  p(z|y) = N(0, I)                p(x|z,y) = Bernoulli(g(a(mu(y) + sqrt(v(y)) * z))), g: -> 512 -> 784
     GMVAE        p(z|y) = N(mu(y), diag v(y))    p(x|z)   = Bernoulli(g(z)),                g: -> 512 -> 512 -> 784
 
-where mu is linear and v softplus-linear in onehot(y), and the modified M2's first decoder
-nonlinearity `a` is ReLU (default), the identity, or ReLU followed by an extra 512 layer.
+where mu is linear and v softplus-linear in onehot(y), and the modified M2's first decoder step `a` is
+ReLU (default), the identity, or (relu_layer) a 512-unit ReLU layer in place of the ReLU, as the
+original's `custom_layer` offered; g then has one layer more (h -> 512 -> 512 -> 784).
+
+M2 with an inverse autoregressive flow (m2_iaf) asks whether M2 still ignores y when q(z|x,y) is more
+expressive than a diagonal Gaussian. Its generative side is M2's; q(z|x,y) is the Gaussian above pushed
+through FLOW_STEPS IAF steps (Kingma et al. 2016), the coordinates reversed between steps:
+
+    q(z|x,y):  z_0 ~ N(m(x,y), diag v(x,y)),   z_t = (z_{t-1} - s_t) * exp(-l_t),   z = z_T
+               (s_t, l_t)_i = MADE_t(z_{t-1, <i}, h(x,y)),   h = the encoder's last hidden layer (512)
+
+so log q(z|x,y) = log N(z_0) + sum_t sum_i l_t,i, exact and computed with the sample in one pass.
 
 Every method takes y as one-hot vectors whose batch shape broadcasts against x's. The loss passes
 all K categories at once as y = eye(K)[:, None, :] (shape [K, 1, K]), so each distribution comes out
@@ -25,6 +35,7 @@ computed once per example instead of once per category. The mathematics is uncha
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import tensorflow as tf
@@ -32,9 +43,12 @@ import tensorflow_probability as tfp
 
 from gmvae.config import TrainConfig
 
+tfb = tfp.bijectors
 tfd = tfp.distributions
 
 IMAGE_PIXELS = 784
+FLOW_STEPS = 2     # IAF steps of m2_iaf's q(z|x,y)
+FLOW_HIDDEN = 256  # units of each step's one hidden (masked) layer
 
 
 def _matmul_last(x, kernel):
@@ -70,7 +84,7 @@ class ConcatDense(tf.Module):
 class ClusteringVAE(tf.Module):
     """Shared pieces: uniform p(y), the inference networks q(y|x), q(z|x,y), and p(z|y) = N(0, I).
 
-    A model overrides `p_x` (and GMVAE also `p_z`); `gmvae.loss.negative_elbo` is written against
+    A model overrides `p_x` (GMVAE also `p_z`, m2_iaf only `q_z`); `gmvae.loss.negative_elbo` is written against
     these five methods only.
     """
 
@@ -108,7 +122,10 @@ class ClusteringVAE(tf.Module):
         return tfd.Categorical(logits=self._float(_apply(self.qy_layers, x)))
 
     def q_z(self, x, y) -> tfd.MultivariateNormalDiag:
-        h = _apply(self.qz_layers, x, y)
+        return self._diagonal_gaussian(_apply(self.qz_layers, x, y))
+
+    def _diagonal_gaussian(self, h) -> tfd.MultivariateNormalDiag:
+        """N(m, diag v) from the last hidden layer h(x,y) of q(z|x,y)'s network."""
         return tfd.MultivariateNormalDiag(loc=self._float(self.qz_mean(h)), scale_diag=tf.sqrt(self._float(self.qz_var(h))))
 
     @staticmethod
@@ -149,12 +166,13 @@ class ModifiedM2(ClusteringVAE):
         self.decoder_first = config.decoder_first
         self.h_mean = self.dense([self.k], self.z_dim)
         self.h_var = self.dense([self.k], self.z_dim, tf.nn.softplus)
-        extra = [self.dense([h], h, tf.nn.relu)] if config.decoder_first == "extra_layer" else []
-        self.px_layers = [self.dense([self.z_dim], h, tf.nn.relu), *extra, self.dense([h], self.x_dim)]
+        # h -> 512 -> 784; relu_layer puts a 512-unit ReLU layer where the ReLU on h was: h -> 512 -> 512 -> 784
+        fan_ins = [self.z_dim, h] if config.decoder_first == "relu_layer" else [self.z_dim]
+        self.px_layers = [*(self.dense([n], h, tf.nn.relu) for n in fan_ins), self.dense([h], self.x_dim)]
 
     def p_x(self, z, y):
         h = self.h_mean(y) + tf.sqrt(self.h_var(y)) * tf.cast(z, self.compute_dtype)
-        if self.decoder_first != "identity":
+        if self.decoder_first == "relu":
             h = tf.nn.relu(h)
         return self._bernoulli(self._float(_apply(self.px_layers, h)))
 
@@ -181,7 +199,59 @@ class GMVAE(ClusteringVAE):
         return self._bernoulli(self._float(_apply(self.px_layers, z)))
 
 
-MODEL_CLASSES = {"m2": M2, "modified_m2": ModifiedM2, "gmvae": GMVAE}
+class M2IAF(M2):
+    """M2 whose q(z|x,y) is its diagonal Gaussian followed by inverse autoregressive flow steps.
+
+    Each step is TFP's masked autoregressive flow inverted, so that sampling is its one-pass direction;
+    its MADE network reads z's earlier coordinates and, as conditional input, the encoder's last hidden
+    layer h(x,y). The flow runs in float32 whatever the precision, like the distributions and the loss.
+    """
+
+    def __init__(self, config: TrainConfig, x_dim: int = IMAGE_PIXELS):
+        super().__init__(config, x_dim)
+        self.flow_networks = [self._made() for _ in range(FLOW_STEPS)]
+
+    def _made(self) -> tfb.AutoregressiveNetwork:
+        network = tfb.AutoregressiveNetwork(
+            params=2, event_shape=[self.z_dim], conditional=True, conditional_event_shape=[self.hidden],
+            hidden_units=[FLOW_HIDDEN], kernel_initializer=self._glorot_uniform)
+        network.build([None, self.z_dim])  # variables exist before the optimizer and checkpoints look for them
+        return network
+
+    def _glorot_uniform(self, shape, dtype=None):
+        """A fresh init seed per kernel, as the other layers have: reproducible and independent."""
+        return tf.keras.initializers.GlorotUniform(seed=next(self._seeds))(shape, dtype)
+
+    def q_z(self, x, y) -> tfd.TransformedDistribution:
+        h = _apply(self.qz_layers, x, y)
+        return tfd.TransformedDistribution(self._diagonal_gaussian(h), self._flow(self._float(h)))
+
+    def _flow(self, h) -> tfb.Chain:
+        """The IAF steps with h bound as their conditional input, the coordinates reversed between steps."""
+        reverse = tfb.Permute(permutation=list(range(self.z_dim))[::-1])
+        bijectors = []  # in the order they apply
+        for network in self.flow_networks:
+            if bijectors:
+                bijectors.append(reverse)
+            made = _once_per_input(functools.partial(network, conditional_input=h))
+            bijectors.append(tfb.Invert(tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=made)))
+        return tfb.Chain(bijectors[::-1])  # Chain applies its last bijector first
+
+
+def _once_per_input(network):
+    """`network`, computed once per input tensor: TFP's flow asks for a step's shift and log-scale twice
+    per sample, for the value and for the log-determinant, and would otherwise run the network twice."""
+    outputs = {}
+
+    def shift_and_log_scale(z):
+        if z.ref() not in outputs:
+            outputs[z.ref()] = network(z)
+        return outputs[z.ref()]
+
+    return shift_and_log_scale
+
+
+MODEL_CLASSES = {"m2": M2, "modified_m2": ModifiedM2, "gmvae": GMVAE, "m2_iaf": M2IAF}
 
 
 def build_model(config: TrainConfig, x_dim: int = IMAGE_PIXELS) -> ClusteringVAE:
