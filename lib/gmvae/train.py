@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from gmvae import runs
 from gmvae.config import TrainConfig
 from gmvae.data import MNIST, binarize, load_mnist
-from gmvae.evaluate import Scorer
+from gmvae.evaluate import Scorer, latest_checkpoint
 from gmvae.loss import negative_elbo
 from gmvae.models import build_model
 
@@ -106,23 +106,44 @@ def _check_compatible(record: dict | None, config: TrainConfig, out_dir: Path) -
     if differing:
         raise RunMismatchError(
             f"{out_dir} holds a run with a different configuration ({'; '.join(differing)}); "
-            "choose another output folder or delete this one to start afresh")
+            "choose another output folder, or add --retrain to move this run aside and start afresh")
 
 
-def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=None, progress: bool = True) -> pd.DataFrame:
-    """Train (or resume, or extend) the run in out_dir up to config.epochs; returns its log."""
+def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=None, progress: bool = True,
+          retrain: bool = False) -> pd.DataFrame:
+    """Train (or resume, or extend) the run in out_dir up to config.epochs; returns its log.
+
+    retrain: first move the folder's run aside (runs.set_aside) and train from epoch 1.
+    Raises runs.DamagedRunError for a file of the run that cannot be read, and leaves it as it is.
+    """
     out_dir = Path(out_dir)
+    if retrain and (aside := runs.set_aside(out_dir)):
+        print(f"{out_dir}: moved the previous run into {aside}; training from epoch 1")
+    status, log = _read_run(config, out_dir)
+    if _nothing_to_train(status, config, out_dir):
+        return log  # works without checkpoints too (a clone with committed logs)
+    return _resume_and_train(config, out_dir, status, log, data, data_path, progress)
+
+
+def _read_run(config: TrainConfig, out_dir: Path) -> tuple[dict, pd.DataFrame]:
     record = runs.read_record(out_dir)
     _check_compatible(record, config, out_dir)
     status = record["status"] if record else {"completed_epochs": 0, "nan_epoch": None, "train_seconds": 0.0}
-    record = {"config": dataclasses.asdict(config), "status": status, "provenance": provenance()}
-    log = runs.read_log(out_dir)
+    return status, runs.read_log(out_dir)
+
+
+def _nothing_to_train(status: dict, config: TrainConfig, out_dir: Path) -> bool:
     if status["nan_epoch"] is not None:
         print(f"{out_dir}: stopped at epoch {status['nan_epoch']} when the loss became non-finite; not training further")
-        return log
-    if status["completed_epochs"] >= config.epochs:
-        return log  # nothing to train; works without checkpoints too (a clone with committed logs)
+        return True
+    return status["completed_epochs"] >= config.epochs
 
+
+def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.DataFrame, data: MNIST | None,
+                      data_path, progress: bool) -> pd.DataFrame:
+    """The rest of train(): restore the checkpoint, then train, writing log, checkpoint and record each epoch."""
+    record = {"config": dataclasses.asdict(config), "status": status, "provenance": provenance()}
+    checkpoint_path = latest_checkpoint(out_dir)  # before anything heavy: a damaged one stops us here
     tf.config.experimental.enable_op_determinism()
     data = data if data is not None else load_mnist(data_path)
     model = build_model(config)
@@ -131,8 +152,8 @@ def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=
     epoch_counter = tf.Variable(0, dtype=tf.int64)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_counter)
     manager = tf.train.CheckpointManager(checkpoint, out_dir / "checkpoints", max_to_keep=1)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+    if checkpoint_path:
+        checkpoint.restore(checkpoint_path).assert_consumed()
     elif len(log):
         print(f"{out_dir}: its log has {len(log)} epochs but no checkpoint to continue from (checkpoints are not "
               "committed to git); training from epoch 1, which rewrites the same rows on the same machine")

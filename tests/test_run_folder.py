@@ -1,0 +1,117 @@
+"""The run folder under damage: a file that cannot be read is named and left as it is, until --retrain."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from gmvae import evaluate, runs
+from gmvae.runs import DamagedRunError
+from gmvae.train import train
+from test_train import TINY, synthetic_mnist, without_time
+
+QUIET_TF = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("finished") / "run"
+    train(TINY.replace(epochs=2), folder, data=synthetic_mnist(), progress=False)
+    return folder
+
+
+@pytest.fixture
+def run(finished_run, tmp_path):
+    """A copy of a finished 2-epoch run, to damage."""
+    return shutil.copytree(finished_run, tmp_path / "run")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_log(tmp_path_factory):
+    return train(TINY, tmp_path_factory.mktemp("uninterrupted"), data=synthetic_mnist(), progress=False)
+
+
+def files(folder) -> dict:
+    """The bytes of every file in folder, to show that nothing was changed."""
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def one_line_error(error) -> str:
+    message = str(error.value)
+    assert "\n" not in message and "--retrain" in message
+    return message
+
+
+# ---------------------------------------------------------------------------------------- damage
+
+
+def test_a_truncated_checkpoint_is_named_and_left_as_it_is(run):
+    data_file, = (run / "checkpoints").glob("ckpt-2.data-*")
+    os.truncate(data_file, 1000)
+    before = files(run)
+    with pytest.raises(DamagedRunError) as error:
+        train(TINY.replace(epochs=4), run, data=synthetic_mnist(), progress=False)
+    assert f"checkpoint {run}/checkpoints/ckpt-2 cannot be read (Read less bytes than requested)" in one_line_error(error)
+    with pytest.raises(DamagedRunError):
+        evaluate.load_trained(run)
+    assert files(run) == before
+
+
+def test_a_checkpoint_file_naming_a_missing_checkpoint_is_named_and_left_as_it_is(run):
+    """Not taken for a clone without checkpoints, which would train from epoch 1 over the log."""
+    (run / "checkpoints" / "ckpt-2.index").unlink()
+    before = files(run)
+    with pytest.raises(DamagedRunError) as error:
+        train(TINY.replace(epochs=4), run, data=synthetic_mnist(), progress=False)
+    assert f"{run}/checkpoints/checkpoint is damaged" in one_line_error(error)
+    assert files(run) == before
+
+
+def test_a_truncated_run_json_is_named_and_left_as_it_is(run):
+    record = run / "run.json"
+    record.write_bytes(record.read_bytes()[:300])
+    before = files(run)
+    with pytest.raises(DamagedRunError) as error:
+        train(TINY.replace(epochs=5), run, data=synthetic_mnist(), progress=False)
+    assert f"{record} is damaged: it is not valid JSON" in one_line_error(error)
+    assert files(run) == before
+
+
+@pytest.mark.parametrize("break_last_line, problem", [
+    pytest.param(lambda line: line[:-3], "line 3 is cut off (the file ends without a line break)", id="cut"),
+    pytest.param(lambda line: ",".join(line.split(",")[:5]) + "\n",
+                 f"line 3 has 5 fields where the header has {len(runs.LOG_COLUMNS)}", id="fields missing"),
+])
+def test_a_log_with_a_broken_last_line_is_named_and_left_as_it_is(run, break_last_line, problem):
+    """pandas reads either without complaint, with NaN for what is missing."""
+    log = run / "log.csv"
+    *complete, last = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(complete) + break_last_line(last))
+    before = files(run)
+    with pytest.raises(DamagedRunError) as error:
+        train(TINY.replace(epochs=4), run, data=synthetic_mnist(), progress=False)
+    assert f"{log} is damaged: {problem}" in one_line_error(error)
+    assert files(run) == before
+
+
+def test_retrain_moves_the_damaged_run_aside_and_trains_from_epoch_1(run, uninterrupted_log, capsys):
+    os.truncate(next((run / "checkpoints").glob("ckpt-2.data-*")), 1000)
+    damaged = files(run)
+    log = train(TINY, run, data=synthetic_mnist(), progress=False, retrain=True)
+    aside, = run.glob("previous-*")
+    assert f"moved the previous run into {aside}" in capsys.readouterr().out
+    assert files(aside) == damaged
+    pd.testing.assert_frame_equal(without_time(log), without_time(uninterrupted_log))
+
+
+@pytest.mark.slow
+def test_the_cli_names_a_damaged_run_json_in_one_line_and_exits_1(run):
+    (run / "run.json").write_text('{"config": {"model": "gmvae", "ep')
+    result = subprocess.run([sys.executable, "-m", "gmvae", "train", "--model", "gmvae", "--epochs", "5", "--out", str(run)],
+                            env=QUIET_TF, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"error: {run}/run.json is damaged: it is not valid JSON (")
