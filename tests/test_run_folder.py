@@ -1,18 +1,23 @@
-"""The run folder under damage: a file that cannot be read is named and left as it is, until --retrain."""
+"""The run folder under damage and two writers: a file that cannot be read is named and left as it is,
+until --retrain; one process at a time trains in a folder."""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import textwrap
+import time
 
 import pandas as pd
 import pytest
 
-from gmvae import evaluate, runs
-from gmvae.runs import DamagedRunError
+from gmvae import cli, evaluate, runs
+from gmvae.runs import DamagedRunError, RunLockedError
 from gmvae.train import train
 from test_train import TINY, synthetic_mnist, without_time
 
+TESTS = os.path.dirname(__file__)
 QUIET_TF = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
@@ -35,8 +40,8 @@ def uninterrupted_log(tmp_path_factory):
 
 
 def files(folder) -> dict:
-    """The bytes of every file in folder, to show that nothing was changed."""
-    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    """The bytes of every file in folder but the lock, to show that nothing was changed."""
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file() and p.name != runs.LOCK_FILE}
 
 
 def one_line_error(error) -> str:
@@ -115,3 +120,86 @@ def test_the_cli_names_a_damaged_run_json_in_one_line_and_exits_1(run):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].startswith(f"error: {run}/run.json is damaged: it is not valid JSON (")
+
+
+# ---------------------------------------------------------------------------------------- one writer
+
+HOLDER_SCRIPT = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from gmvae import train as train_module
+    from test_train import TINY, synthetic_mnist
+
+    real_step = train_module.make_train_step
+
+    def slow_step(*args):
+        step = real_step(*args)
+
+        def slowly(*step_args):
+            time.sleep({seconds_per_step})
+            return step(*step_args)
+        return slowly
+
+    train_module.make_train_step = slow_step
+    train_module.train(TINY.replace(epochs={epochs}), {out!r}, data=synthetic_mnist(), progress=False)
+    print("finished at", time.time())
+""")
+HOLDER_COMMAND = "python -m gmvae train (the test's first process)"
+
+
+def start_holder(out, *, epochs, seconds_per_step):
+    """A process training in out, slowly; returned once it holds the folder's lock."""
+    script = HOLDER_SCRIPT.format(tests=TESTS, epochs=epochs, seconds_per_step=seconds_per_step, out=str(out))
+    holder = subprocess.Popen([sys.executable, "-c", script], env={**QUIET_TF, runs.COMMAND_VARIABLE: HOLDER_COMMAND},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    lock = out / runs.LOCK_FILE
+    while not (lock.exists() and f"pid {holder.pid}:" in lock.read_text()):
+        if holder.poll() is not None or time.monotonic() > deadline:
+            holder.kill()
+            pytest.fail(f"the first process never took the lock: {holder.communicate()[1][-2000:]}")
+        time.sleep(0.05)
+    return holder
+
+
+@pytest.mark.slow
+def test_a_second_process_is_refused_with_the_first_ones_pid_and_command(tmp_path):
+    holder = start_holder(tmp_path, epochs=100, seconds_per_step=1)
+    try:
+        with pytest.raises(RunLockedError) as error:
+            train(TINY, tmp_path, data=synthetic_mnist(), progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"in use by another process (pid {holder.pid}: {HOLDER_COMMAND}); " in str(error.value)
+    assert "--wait" in str(error.value)
+
+
+def test_the_cli_refuses_a_folder_in_use_in_one_line_and_exits_1(tmp_path, capsys):
+    with runs.locked(tmp_path):
+        status = cli.main(["train", "--model", "gmvae", "--profile", "smoke", "--out", str(tmp_path)])
+    assert status == 1
+    assert capsys.readouterr().err == (f"error: {tmp_path} is in use by another process (pid {os.getpid()}: "
+                                       f"{runs.command_line()}); try again when it has finished, or add --wait to wait for it\n")
+
+
+@pytest.mark.slow
+def test_the_lock_of_a_killed_process_does_not_block_the_next(tmp_path, uninterrupted_log):
+    holder = start_holder(tmp_path, epochs=3, seconds_per_step=1)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert f"pid {holder.pid}:" in (tmp_path / runs.LOCK_FILE).read_text()
+    log = train(TINY, tmp_path, data=synthetic_mnist(), progress=False)
+    pd.testing.assert_frame_equal(without_time(log), without_time(uninterrupted_log))
+
+
+@pytest.mark.slow
+def test_wait_waits_for_the_first_process_then_trains(tmp_path, uninterrupted_log, capsys):
+    holder = start_holder(tmp_path, epochs=2, seconds_per_step=0.2)
+    log = train(TINY, tmp_path, data=synthetic_mnist(), progress=False, wait=True)
+    returned_at = time.time()
+    holder_output = holder.communicate(timeout=120)[0]
+    assert holder.returncode == 0
+    assert float(holder_output.split("finished at ")[-1]) < returned_at
+    assert f"waiting for pid {holder.pid}: {HOLDER_COMMAND} to finish" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(without_time(log), without_time(uninterrupted_log))

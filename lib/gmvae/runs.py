@@ -3,6 +3,7 @@
     <run_dir>/log.csv       one row per completed epoch (LOG_COLUMNS)
     <run_dir>/run.json      {"config": {...TrainConfig...}, "status": {...}, "provenance": {...}}
     <run_dir>/checkpoints/  TensorFlow checkpoints (not committed)
+    <run_dir>/.lock         the lock of the process training the run (not committed)
 
 Files are replaced atomically (write a temporary file, then rename), so a process killed mid-write
 leaves the previous complete version; a file that still cannot be read was damaged otherwise and
@@ -11,6 +12,8 @@ raises DamagedRunError. Only pandas and json here: plots read runs without Tenso
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import json
 import os
@@ -79,6 +82,40 @@ def set_aside(run_dir) -> Path | None:
     for path in present:
         path.rename(aside / path.name)
     return aside
+
+
+class RunLockedError(RuntimeError):
+    """Another process is training in the run folder."""
+
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def locked(run_dir, *, wait: bool = False):
+    """Hold the run folder's lock: an advisory flock on <run_dir>/.lock, into which the holder writes its
+    pid and command for the message of whoever else asks. The OS releases a flock when its process ends,
+    however it ends, so a killed run leaves no stale lock. The file itself stays: deleting it would let a
+    process waiting on the deleted file and one creating a new file both hold "the" lock.
+
+    Raises RunLockedError if another process holds it, unless ``wait``: then waits for it."""
+    path = Path(run_dir) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = lock.read().strip() or "a process that has not written its pid yet"
+            if not wait:
+                raise RunLockedError(f"{run_dir} is in use by another process ({holder}); try again when it has "
+                                     "finished, or add --wait to wait for it") from None
+            print(f"{run_dir}: waiting for {holder} to finish", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}: {command_line()}\n")
+        lock.flush()
+        yield
 
 
 def atomic_write_text(path: Path, text: str) -> None:

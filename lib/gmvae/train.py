@@ -5,6 +5,8 @@ sampling), so a run's only state is its weights, the optimizer and the epoch cou
 resuming exact: a run killed at any moment and started again with the same arguments resumes from
 its last checkpoint and writes the same log as a run that was never interrupted (but the seconds).
 
+One process at a time trains in a run folder (runs.locked); reading a finished run takes no lock.
+
 Order of writes after each epoch: log (atomic rename), checkpoint (TensorFlow renames it into place),
 run.json. On resume the checkpoint is the truth and log rows past it are dropped.
 """
@@ -110,19 +112,25 @@ def _check_compatible(record: dict | None, config: TrainConfig, out_dir: Path) -
 
 
 def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=None, progress: bool = True,
-          retrain: bool = False) -> pd.DataFrame:
+          retrain: bool = False, wait: bool = False) -> pd.DataFrame:
     """Train (or resume, or extend) the run in out_dir up to config.epochs; returns its log.
 
     retrain: first move the folder's run aside (runs.set_aside) and train from epoch 1.
+    wait: if another process is training in out_dir, wait for it instead of raising runs.RunLockedError.
     Raises runs.DamagedRunError for a file of the run that cannot be read, and leaves it as it is.
     """
     out_dir = Path(out_dir)
-    if retrain and (aside := runs.set_aside(out_dir)):
-        print(f"{out_dir}: moved the previous run into {aside}; training from epoch 1")
-    status, log = _read_run(config, out_dir)
-    if _nothing_to_train(status, config, out_dir):
-        return log  # works without checkpoints too (a clone with committed logs)
-    return _resume_and_train(config, out_dir, status, log, data, data_path, progress)
+    if not retrain:
+        status, log = _read_run(config, out_dir)
+        if _nothing_to_train(status, config, out_dir):
+            return log  # works without checkpoints too (a clone with committed logs)
+    with runs.locked(out_dir, wait=wait):
+        if retrain and (aside := runs.set_aside(out_dir)):
+            print(f"{out_dir}: moved the previous run into {aside}; training from epoch 1")
+        status, log = _read_run(config, out_dir)  # again: another process may have trained it meanwhile
+        if _nothing_to_train(status, config, out_dir):
+            return log
+        return _resume_and_train(config, out_dir, status, log, data, data_path, progress)
 
 
 def _read_run(config: TrainConfig, out_dir: Path) -> tuple[dict, pd.DataFrame]:
@@ -141,7 +149,8 @@ def _nothing_to_train(status: dict, config: TrainConfig, out_dir: Path) -> bool:
 
 def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.DataFrame, data: MNIST | None,
                       data_path, progress: bool) -> pd.DataFrame:
-    """The rest of train(): restore the checkpoint, then train, writing log, checkpoint and record each epoch."""
+    """The rest of train(), run while holding the folder's lock: restore the checkpoint, then train,
+    writing log, checkpoint and record each epoch."""
     record = {"config": dataclasses.asdict(config), "status": status, "provenance": provenance()}
     checkpoint_path = latest_checkpoint(out_dir)  # before anything heavy: a damaged one stops us here
     tf.config.experimental.enable_op_determinism()
