@@ -1,5 +1,5 @@
-"""The run folder under damage and two writers: a file that cannot be read is named and left as it is,
-until --retrain; one process at a time trains in a folder."""
+"""The run folder under damage, two writers and kills: a file that cannot be read is named and left as it is,
+one process at a time trains in a folder, and a kill inside the checkpoint save resumes to the same log."""
 
 import os
 import shutil
@@ -11,6 +11,8 @@ import time
 
 import pandas as pd
 import pytest
+import tensorflow as tf
+from tensorflow.python.checkpoint import checkpoint_management, functional_saver
 
 from gmvae import cli, evaluate, runs
 from gmvae.runs import DamagedRunError, RunLockedError
@@ -203,3 +205,51 @@ def test_wait_waits_for_the_first_process_then_trains(tmp_path, uninterrupted_lo
     assert float(holder_output.split("finished at ")[-1]) < returned_at
     assert f"waiting for pid {holder.pid}: {HOLDER_COMMAND} to finish" in capsys.readouterr().out
     pd.testing.assert_frame_equal(without_time(log), without_time(uninterrupted_log))
+
+
+# ---------------------------------------------------------------------------------------- kills
+
+# Where in epoch 2's checkpoint save the kill lands (gmvae.train's docstring lists the writes): the function
+# that the kill replaces.
+SAVE_STEPS = {
+    "after the log row, before the save": (tf.train.CheckpointManager, "save"),
+    "after writing the shards, before merging them": (functional_saver.gen_io_ops, "merge_v2_checkpoints"),
+    "after the merge, before the checkpoint file names it": (checkpoint_management, "update_checkpoint_state_internal"),
+}
+KILLED = 77
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from test_run_folder import train_killed_in_the_second_save
+    train_killed_in_the_second_save({step!r}, {out!r})
+""")
+
+
+def train_killed_in_the_second_save(step, out):
+    """Train TINY in out and, once the log has epoch 2, die at `step` of the checkpoint save, as if killed."""
+    owner, name = SAVE_STEPS[step]
+    real = getattr(owner, name)
+
+    def killed_in_epoch_2(*args, **kwargs):
+        if len(runs.read_log(out)) == 2:
+            os._exit(KILLED)
+        return real(*args, **kwargs)
+
+    setattr(owner, name, killed_in_epoch_2)
+    train(TINY, out, data=synthetic_mnist(), progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", SAVE_STEPS)
+def test_a_kill_during_the_checkpoint_save_resumes_to_the_uninterrupted_log(tmp_path, step, uninterrupted_log):
+    script = KILL_SCRIPT.format(tests=TESTS, step=step, out=str(tmp_path))
+    victim = subprocess.run([sys.executable, "-c", script], env=QUIET_TF, capture_output=True, text=True, timeout=300)
+    assert victim.returncode == KILLED, victim.stderr[-2000:]
+    assert len(runs.read_log(tmp_path)) == 2                  # the log is ahead of the checkpoint
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-1")
+    assert runs.read_record(tmp_path)["status"]["completed_epochs"] == 1
+
+    resumed = train(TINY, tmp_path, data=synthetic_mnist(), progress=False)
+    pd.testing.assert_frame_equal(without_time(resumed), without_time(uninterrupted_log))
+    pd.testing.assert_frame_equal(without_time(runs.read_log(tmp_path)), without_time(uninterrupted_log))

@@ -7,8 +7,19 @@ its last checkpoint and writes the same log as a run that was never interrupted 
 
 One process at a time trains in a run folder (runs.locked); reading a finished run takes no lock.
 
-Order of writes after each epoch: log (atomic rename), checkpoint (TensorFlow renames it into place),
-run.json. On resume the checkpoint is the truth and log rows past it are dropped.
+Order of writes after each epoch: log, checkpoint, run.json; a kill at any instant leaves each readable.
+The log and run.json are replaced by a rename (runs.atomic_write_text). TensorFlow 2.21's
+CheckpointManager.save is not atomic as a whole but is where it matters (read in checkpoint_management.py
+and functional_saver.py, its file operations watched with strace): it writes ckpt-N's data and index into
+checkpoints/ckpt-N_temp/ (temporary files renamed into place); MergeV2Checkpoints renames the data to
+checkpoints/ckpt-N.data-* and writes checkpoints/ckpt-N.index in place; only then does
+update_checkpoint_state_internal point the state file checkpoints/checkpoint at ckpt-N, atomically
+(file_io.atomic_write_string_to_file: a temporary file renamed over it), and ckpt-(N-1) is deleted after.
+So the state file always names a complete checkpoint, and the pieces of an unfinished ckpt-N are
+overwritten by the resumed run's own save of ckpt-N (at worst a temporary file stays in ckpt-N_temp/).
+Nothing is fsynced, TensorFlow's files nor ours: a power cut, unlike a kill, can leave damage, which
+evaluate.latest_checkpoint and runs.read_log/read_record report.
+On resume the checkpoint is the truth: log rows past it (written before a kill) are dropped.
 """
 
 from __future__ import annotations
@@ -201,7 +212,7 @@ def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.
             print(f"{out_dir}: loss became non-finite in epoch {epoch}; stopped, last finite checkpoint is epoch {epoch - 1}")
             return log
         epoch_counter.assign(epoch)
-        manager.save()
+        manager.save()  # a kill inside it leaves the previous checkpoint in force (module docstring)
         status.update(completed_epochs=epoch, finished=epoch >= config.epochs)
         runs.write_record(out_dir, record)
         bar.set_postfix(epoch=epoch, test_loss=f"{row['test_loss']:.1f}", acc=f"{row['test_accuracy']:.3f}")
