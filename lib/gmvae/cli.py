@@ -7,7 +7,8 @@
     python -m gmvae bench [--models gmvae] [--k 5 10 20] [--batch-size 50 100 200]
 
 Arguments are checked before anything heavy is imported or trained: a bad one ends in a one-line
-error and exit status 2.
+error and exit status 2. A run folder that is damaged, holds another configuration or is in use by
+another process ends in one too, with exit status 1.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, required=True, help="the run's folder: log.csv, run.json, checkpoints/")
     train.add_argument("--data", type=Path, help="mnist.npz (default: $GMVAE_MNIST, the cache, or a download)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--retrain", action="store_true",
+                       help="train from epoch 1 even if --out holds a run (e.g. a damaged one): its log.csv, run.json "
+                            "and checkpoints/ are first moved into --out/previous-<date-time>/, nothing is deleted")
+    train.add_argument("--wait", action="store_true",
+                       help="if another process is training in --out, wait for it to finish (default: stop with an error)")
 
     reproduce = commands.add_parser("reproduce", help="run every notebook headless with papermill")
     reproduce.add_argument("--profile", choices=list(PROFILES), default="cpu")
@@ -93,10 +99,12 @@ def main(argv=None) -> int:
         if args.data is not None and not args.data.is_file():
             parser.error(f"--data {args.data} is not a file")
         from gmvae.data import DataError
+        from gmvae.runs import DamagedRunError, RunLockedError
         from gmvae.train import RunMismatchError, train
         try:
-            log = train(config, args.out, data_path=args.data, progress=not args.no_progress)
-        except (DataError, RunMismatchError) as error:
+            log = train(config, args.out, data_path=args.data, progress=not args.no_progress,
+                        retrain=args.retrain, wait=args.wait)
+        except (DataError, RunMismatchError, DamagedRunError, RunLockedError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         if len(log):
@@ -104,6 +112,7 @@ def main(argv=None) -> int:
         return 0
     if args.command in ("reproduce", "figures"):
         from gmvae.notebook_runner import NotebookError
+        from gmvae.runs import DamagedRunError
         try:
             if args.command == "reproduce":
                 from gmvae.notebook_runner import reproduce
@@ -115,7 +124,7 @@ def main(argv=None) -> int:
                 from gmvae.figures import redraw_figures
 
                 redraw_figures(args.results)
-        except (ValueError, FileNotFoundError, NotebookError) as error:
+        except (ValueError, FileNotFoundError, NotebookError, DamagedRunError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         return 0

@@ -54,10 +54,30 @@ class Scorer:
         }
 
 
+def latest_checkpoint(run_dir) -> str | None:
+    """The prefix of the run's latest checkpoint, after reading every tensor of it; None if it has none.
+    Raises runs.DamagedRunError if it cannot be read (e.g. a data file cut short)."""
+    state_file = Path(run_dir) / "checkpoints" / "checkpoint"
+    if not state_file.exists():
+        return None  # never saved, or a clone (checkpoints are not committed)
+    prefix = tf.train.latest_checkpoint(str(state_file.parent))
+    if prefix is None:
+        raise runs.DamagedRunError(run_dir, f"{state_file} is damaged: it does not parse or it names a checkpoint "
+                                            "whose .index file is missing")
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)  # checks the tensor's length and checksum
+    except (tf.errors.OpError, IndexError) as error:  # IndexError: a data file cut short
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise runs.DamagedRunError(run_dir, f"checkpoint {prefix} cannot be read ({detail})") from None
+    return prefix
+
+
 def load_trained(run_dir) -> tuple[ClusteringVAE, TrainConfig]:
-    """The model of a run folder at its last checkpoint."""
+    """The model of a run folder at its last checkpoint; runs.DamagedRunError if a file of it cannot be read."""
     record = runs.read_record(run_dir)
-    checkpoint = tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
+    checkpoint = latest_checkpoint(run_dir)
     if record is None or checkpoint is None:
         raise FileNotFoundError(f"{run_dir} has no trained run (checkpoints are not kept in git: train it first)")
     config = TrainConfig.from_dict(record["config"])

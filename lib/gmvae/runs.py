@@ -3,17 +3,23 @@
     <run_dir>/log.csv       one row per completed epoch (LOG_COLUMNS)
     <run_dir>/run.json      {"config": {...TrainConfig...}, "status": {...}, "provenance": {...}}
     <run_dir>/checkpoints/  TensorFlow checkpoints (not committed)
+    <run_dir>/.lock         the lock of the process training the run (not committed)
 
 Files are replaced atomically (write a temporary file, then rename), so a process killed mid-write
-leaves the previous complete version. Only pandas and json here: plots read runs without TensorFlow.
+leaves the previous complete version; a file that still cannot be read was damaged otherwise and
+raises DamagedRunError. Only pandas and json here: plots read runs without TensorFlow.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import io
 import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -53,6 +59,65 @@ def run_dir(results_dir, run_name: str, seed: int) -> Path:
     return Path(results_dir) / "runs" / run_name / f"seed{seed}"
 
 
+# What `train --retrain` moves aside, into <run_dir>/previous-<date-time>/.
+RUN_FILES = ("log.csv", "run.json", "checkpoints")
+
+
+class DamagedRunError(RuntimeError):
+    """A file of a run folder cannot be read; the message names it and how to start the run afresh."""
+
+    def __init__(self, run_dir, problem: str):
+        super().__init__(f"{problem}; to train this run again from epoch 1, add --retrain, which first moves log.csv, "
+                         f"run.json and checkpoints/ into {Path(run_dir) / 'previous-<date-time>'}/ (nothing is deleted)")
+
+
+def set_aside(run_dir) -> Path | None:
+    """Move the run's files into <run_dir>/previous-<date-time>/ (returned), so training starts afresh;
+    None if there was nothing to move."""
+    present = [Path(run_dir) / name for name in RUN_FILES if (Path(run_dir) / name).exists()]
+    if not present:
+        return None
+    aside = Path(run_dir) / time.strftime("previous-%Y%m%d-%H%M%S")
+    aside.mkdir()  # fails rather than mixing two runs set aside in the same second
+    for path in present:
+        path.rename(aside / path.name)
+    return aside
+
+
+class RunLockedError(RuntimeError):
+    """Another process is training in the run folder."""
+
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def locked(run_dir, *, wait: bool = False):
+    """Hold the run folder's lock: an advisory flock on <run_dir>/.lock, into which the holder writes its
+    pid and command for the message of whoever else asks. The OS releases a flock when its process ends,
+    however it ends, so a killed run leaves no stale lock. The file itself stays: deleting it would let a
+    process waiting on the deleted file and one creating a new file both hold "the" lock.
+
+    Raises RunLockedError if another process holds it, unless ``wait``: then waits for it."""
+    path = Path(run_dir) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = lock.read().strip() or "a process that has not written its pid yet"
+            if not wait:
+                raise RunLockedError(f"{run_dir} is in use by another process ({holder}); try again when it has "
+                                     "finished, or add --wait to wait for it") from None
+            print(f"{run_dir}: waiting for {holder} to finish", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}: {command_line()}\n")
+        lock.flush()
+        yield
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -73,11 +138,28 @@ def write_log(run_dir, log: pd.DataFrame) -> None:
 
 
 def read_log(run_dir) -> pd.DataFrame:
-    """The run's log with LOG_COLUMNS (NaN for a column added after it was written); empty if it has none yet."""
+    """The run's log with LOG_COLUMNS (NaN for a column added after it was written); empty if it has none yet.
+    Raises DamagedRunError for a log cut short, which pandas would read with the missing fields as NaN."""
     path = Path(run_dir) / "log.csv"
     if not path.exists():
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in LOG_COLUMNS}).astype({"epoch": "int64"})
-    return pd.read_csv(path).reindex(columns=LOG_COLUMNS)
+    text = path.read_text()
+    problem = _log_problem(text)
+    if problem:
+        raise DamagedRunError(run_dir, f"{path} is damaged: {problem}")
+    return pd.read_csv(io.StringIO(text)).reindex(columns=LOG_COLUMNS)
+
+
+def _log_problem(text: str) -> str | None:
+    """What shows that a log's text is not all that write_log wrote, or None."""
+    lines = text.splitlines()
+    if not text.endswith("\n"):
+        return f"line {len(lines) or 1} is cut off (the file ends without a line break)"
+    header_fields = lines[0].count(",") + 1
+    for number, line in enumerate(lines[1:], start=2):
+        if line.count(",") + 1 != header_fields:
+            return f"line {number} has {line.count(',') + 1} fields where the header has {header_fields}"
+    return None
 
 
 def epoch_line(config, row) -> str:
@@ -94,4 +176,12 @@ def write_record(run_dir, record: dict) -> None:
 def read_record(run_dir) -> dict | None:
     """{"config": ..., "status": ..., "provenance": ...}, or None for a folder without a run."""
     path = Path(run_dir) / "run.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise DamagedRunError(run_dir, f"{path} is damaged: it is not valid JSON ({error})") from None
+    if not isinstance(record, dict) or not {"config", "status"} <= record.keys():
+        raise DamagedRunError(run_dir, f"{path} is damaged: it lacks the run's config or status")
+    return record

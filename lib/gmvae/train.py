@@ -5,8 +5,21 @@ sampling), so a run's only state is its weights, the optimizer and the epoch cou
 resuming exact: a run killed at any moment and started again with the same arguments resumes from
 its last checkpoint and writes the same log as a run that was never interrupted (but the seconds).
 
-Order of writes after each epoch: log (atomic rename), checkpoint (TensorFlow renames it into place),
-run.json. On resume the checkpoint is the truth and log rows past it are dropped.
+One process at a time trains in a run folder (runs.locked); reading a finished run takes no lock.
+
+Order of writes after each epoch: log, checkpoint, run.json; a kill at any instant leaves each readable.
+The log and run.json are replaced by a rename (runs.atomic_write_text). TensorFlow 2.21's
+CheckpointManager.save is not atomic as a whole but is where it matters (read in checkpoint_management.py
+and functional_saver.py, its file operations watched with strace): it writes ckpt-N's data and index into
+checkpoints/ckpt-N_temp/ (temporary files renamed into place); MergeV2Checkpoints renames the data to
+checkpoints/ckpt-N.data-* and writes checkpoints/ckpt-N.index in place; only then does
+update_checkpoint_state_internal point the state file checkpoints/checkpoint at ckpt-N, atomically
+(file_io.atomic_write_string_to_file: a temporary file renamed over it), and ckpt-(N-1) is deleted after.
+So the state file always names a complete checkpoint, and the pieces of an unfinished ckpt-N are
+overwritten by the resumed run's own save of ckpt-N (at worst a temporary file stays in ckpt-N_temp/).
+Nothing is fsynced, TensorFlow's files nor ours: a power cut, unlike a kill, can leave damage, which
+evaluate.latest_checkpoint and runs.read_log/read_record report.
+On resume the checkpoint is the truth: log rows past it (written before a kill) are dropped.
 """
 
 from __future__ import annotations
@@ -27,7 +40,7 @@ from tqdm.auto import tqdm
 from gmvae import runs
 from gmvae.config import TrainConfig
 from gmvae.data import MNIST, binarize, load_mnist
-from gmvae.evaluate import Scorer
+from gmvae.evaluate import Scorer, latest_checkpoint
 from gmvae.loss import negative_elbo
 from gmvae.models import build_model
 
@@ -113,23 +126,51 @@ def _check_compatible(record: dict | None, config: TrainConfig, out_dir: Path) -
     if differing:
         raise RunMismatchError(
             f"{out_dir} holds a run with a different configuration ({'; '.join(differing)}); "
-            "choose another output folder or delete this one to start afresh")
+            "choose another output folder, or add --retrain to move this run aside and start afresh")
 
 
-def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=None, progress: bool = True) -> pd.DataFrame:
-    """Train (or resume, or extend) the run in out_dir up to config.epochs; returns its log."""
+def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=None, progress: bool = True,
+          retrain: bool = False, wait: bool = False) -> pd.DataFrame:
+    """Train (or resume, or extend) the run in out_dir up to config.epochs; returns its log.
+
+    retrain: first move the folder's run aside (runs.set_aside) and train from epoch 1.
+    wait: if another process is training in out_dir, wait for it instead of raising runs.RunLockedError.
+    Raises runs.DamagedRunError for a file of the run that cannot be read, and leaves it as it is.
+    """
     out_dir = Path(out_dir)
+    if not retrain:
+        status, log = _read_run(config, out_dir)
+        if _nothing_to_train(status, config, out_dir):
+            return log  # works without checkpoints too (a clone with committed logs)
+    with runs.locked(out_dir, wait=wait):
+        if retrain and (aside := runs.set_aside(out_dir)):
+            print(f"{out_dir}: moved the previous run into {aside}; training from epoch 1")
+        status, log = _read_run(config, out_dir)  # again: another process may have trained it meanwhile
+        if _nothing_to_train(status, config, out_dir):
+            return log
+        return _resume_and_train(config, out_dir, status, log, data, data_path, progress)
+
+
+def _read_run(config: TrainConfig, out_dir: Path) -> tuple[dict, pd.DataFrame]:
     record = runs.read_record(out_dir)
     _check_compatible(record, config, out_dir)
     status = record["status"] if record else {"completed_epochs": 0, "nan_epoch": None, "train_seconds": 0.0}
-    record = {"config": dataclasses.asdict(config), "status": status, "provenance": provenance()}
-    log = runs.read_log(out_dir)
+    return status, runs.read_log(out_dir)
+
+
+def _nothing_to_train(status: dict, config: TrainConfig, out_dir: Path) -> bool:
     if status["nan_epoch"] is not None:
         print(f"{out_dir}: stopped at epoch {status['nan_epoch']} when the loss became non-finite; not training further")
-        return log
-    if status["completed_epochs"] >= config.epochs:
-        return log  # nothing to train; works without checkpoints too (a clone with committed logs)
+        return True
+    return status["completed_epochs"] >= config.epochs
 
+
+def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.DataFrame, data: MNIST | None,
+                      data_path, progress: bool) -> pd.DataFrame:
+    """The rest of train(), run while holding the folder's lock: restore the checkpoint, then train,
+    writing log, checkpoint and record each epoch."""
+    record = {"config": dataclasses.asdict(config), "status": status, "provenance": provenance()}
+    checkpoint_path = latest_checkpoint(out_dir)  # before anything heavy: a damaged one stops us here
     tf.config.experimental.enable_op_determinism()
     data = data if data is not None else load_mnist(data_path)
     model = build_model(config)
@@ -138,8 +179,8 @@ def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=
     epoch_counter = tf.Variable(0, dtype=tf.int64)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_counter)
     manager = tf.train.CheckpointManager(checkpoint, out_dir / "checkpoints", max_to_keep=1)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+    if checkpoint_path:
+        checkpoint.restore(checkpoint_path).assert_consumed()
     elif len(log):
         print(f"{out_dir}: its log has {len(log)} epochs but no checkpoint to continue from (checkpoints are not "
               "committed to git); training from epoch 1, which rewrites the same rows on the same machine")
@@ -178,7 +219,7 @@ def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=
             print(f"{out_dir}: loss became non-finite in epoch {epoch}; stopped, last finite checkpoint is epoch {epoch - 1}")
             return log
         epoch_counter.assign(epoch)
-        manager.save()
+        manager.save()  # a kill inside it leaves the previous checkpoint in force (module docstring)
         status.update(completed_epochs=epoch, finished=epoch >= config.epochs)
         runs.write_record(out_dir, record)
         bar.set_postfix(epoch=epoch, test_loss=f"{row['test_loss']:.1f}", acc=f"{row['test_accuracy']:.3f}")
