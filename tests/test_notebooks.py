@@ -112,6 +112,7 @@ def test_notebook_smoke(name, smoke_results):
             "03_real_gmvae.ipynb": ["gmvae_curves.png", "gmvae_curves_post_horizon.png", "gmvae_samples.png",
                                     "gmvae_confusion.png"],
             "04_overlay_comparison.ipynb": ["overlay.png", "overlay_post_horizon.png"],
+            "05_open_questions.ipynb": ["open_questions.png", "open_questions_post_horizon.png"],
         }[name]
         for figure in expected:
             path = out / "figures" / figure
@@ -133,7 +134,7 @@ def test_smoke_runs_left_figures_and_redraw_works(smoke_results):
         pytest.skip("the notebook smoke runs did not all complete")
     assert len(list((out / "figures").glob("*.png"))) >= len(FIGURE_NOTEBOOKS)
     report = figures.redraw_figures(out, verbose=False)
-    curves = {"m2_curves", "modified_m2_curves", "gmvae_curves", "overlay"}
+    curves = {"m2_curves", "modified_m2_curves", "gmvae_curves", "overlay", "open_questions"}
     assert {p.name for p in report["written"]} == ({f"{c}.png" for c in curves} | {f"{c}_post_horizon.png" for c in curves}
                                                    | {"gmvae_samples.png", "gmvae_confusion.png"})
 

@@ -422,3 +422,22 @@ def test_notebook_paths_are_relative_inside_the_repository(tmp_path):
     assert parameters.resolve_path(parameters.notebook_path(repo / "results" / "x")) == (repo / "results" / "x").resolve()
     assert parameters.notebook_path(tmp_path) == str(tmp_path.resolve())
     assert parameters.display_path(repo / "results" / "figures" / "a.png") == "results/figures/a.png"
+
+
+def test_ensure_runs_retrain_moves_the_old_run_aside_and_trains_again(tmp_path):
+    from gmvae.data import MNIST
+
+    smoke = get_profile("smoke").configs("m2")[0]
+    d = runs.run_dir(tmp_path, "m2", 0)
+    old = m2_log(smoke.epochs)
+    runs.write_log(d, old)
+    runs.write_record(d, {"config": dataclasses.asdict(smoke),
+                          "status": {"completed_epochs": smoke.epochs, "nan_epoch": None, "finished": True}})
+    rng = np.random.default_rng(0)
+    data = MNIST(train_x=rng.random((600, 784), dtype=np.float32), train_y=rng.integers(0, 10, 600),
+                 test_x=rng.random((600, 784), dtype=np.float32), test_y=rng.integers(0, 10, 600))
+    assert pipeline.ensure_runs("smoke", "m2", results_dir=tmp_path, retrain=True, data=data, progress=False) == [d]
+    aside = list(d.glob("previous-*"))
+    assert len(aside) == 1 and runs.read_log(aside[0])["test_loss"].tolist() == pytest.approx(old["test_loss"].tolist(), rel=1e-5)
+    new = runs.read_log(d)
+    assert new["epoch"].tolist() == [1, 2] and not np.allclose(new["test_loss"], old["test_loss"])

@@ -19,6 +19,16 @@ ACCURACY_GAP_MIN = 0.2        # "far better": at least 20 points of accuracy
 NAN_TESTABLE_EPOCHS = 300     # the post saw modified M2 turn NaN after a few hundred epochs
 NAN_EARLIEST = 100            # NaN before this epoch is not "after a few hundred epochs"
 
+# The post's open question (notebook 05): does x inform y? I(x; y) at the last epoch, in nats (max ln 10).
+Y_USED_INFORMATION_MIN = 1.0    # "y used": I(x; y) above this ...
+Y_USED_ACCURACY_MIN = 0.3       # ... and cluster accuracy above this
+Y_UNUSED_INFORMATION_MAX = 0.1  # "y unused": I(x; y) below this (or its bound ln K - H(y|x), for older logs)
+OPEN_QUESTION_RUNS = {
+    "m2": "M2 as the post trains it",
+    "m2_iaf": "M2 with a richer posterior (q(z|x,y) an inverse autoregressive flow)",
+    "m2_eta0": "M2 without the prior's pull on y (KL(q(y|x) || p(y)) weighted 0 in training)",
+}
+
 CLAIM_COLUMNS = ["section", "claim", "rule", "measured", "verdict"]
 
 
@@ -60,7 +70,8 @@ def claims_table(df: pd.DataFrame, original: pd.DataFrame | None = None) -> pd.D
 
     With ``original`` (gmvae.original.load_original_logs output), also: rule 7 on the original's logs,
     and, per model, whether each of our runs lies inside the original's range at our last epoch
-    (:data:`INSIDE_RULE`, from :func:`gmvae.fidelity.fidelity_table`).
+    (:data:`INSIDE_RULE`, from :func:`gmvae.fidelity.fidelity_table`). With logs of the open question's
+    M2 variants, also :func:`open_question_table`.
     """
     rows = []
 
@@ -135,6 +146,40 @@ def claims_table(df: pd.DataFrame, original: pd.DataFrame | None = None) -> pd.D
         for run_name in ("m2", "modified_m2", "gmvae"):
             add("vs original", f"Our {names[run_name]} lies inside the original's range at our last epoch",
                 INSIDE_RULE, *_inside_verdict(fidelity, run_name))
+    table = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+    if len(df) and df["run_name"].isin([r for r in OPEN_QUESTION_RUNS if r != "m2"]).any():
+        table = pd.concat([table, open_question_table(df)], ignore_index=True)
+    return table
+
+
+def _y_usage(df: pd.DataFrame, run_name: str) -> tuple[str, str]:
+    """(measured, verdict) of "does x inform y" for one model, from its last epoch (mean over seeds)."""
+    g = df[df["run_name"] == run_name]
+    information, epochs, n = _final_mean(g, run_name, "test_mutual_information")
+    accuracy, _, _ = _final_mean(g, run_name, "test_accuracy")
+    if information is None:  # a log written before I(x; y) was logged: its bound may still decide
+        entropy, epochs, n = _final_mean(g, run_name, "test_entropy")
+        if entropy is None:
+            return f"no log of {run_name}", "not reached"
+        bound = math.log(int(g["k"].iloc[0])) - entropy
+        measured = f"I(x; y) <= ln K - H(y|x) = {bound:.3f} nats ({_epochs_text(epochs)}, {n} run{'s' if n != 1 else ''})"
+        return measured, "y unused" if bound < Y_UNUSED_INFORMATION_MAX else "undecided"
+    measured = (f"I(x; y) {information:.3f} nats, accuracy {accuracy:.3f} ({_epochs_text(epochs)}, "
+                f"{n} run{'s' if n != 1 else ''})")
+    if information > Y_USED_INFORMATION_MIN and accuracy > Y_USED_ACCURACY_MIN:
+        return measured, "y used"
+    return measured, "y unused" if information < Y_UNUSED_INFORMATION_MAX else "undecided"
+
+
+Y_USAGE_RULE = (f"'y used' if the last epoch's I(x; y) > {Y_USED_INFORMATION_MIN} nat and accuracy > "
+                f"{Y_USED_ACCURACY_MIN}; 'y unused' if I(x; y) < {Y_UNUSED_INFORMATION_MAX} nat; else 'undecided'")
+
+
+def open_question_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The post's open question, one row per model of OPEN_QUESTION_RUNS that has logs in ``df``."""
+    rows = [{"section": "5 open question", "claim": f"{what}: does x inform y?", "rule": Y_USAGE_RULE,
+             **dict(zip(("measured", "verdict"), _y_usage(df, run_name)))}
+            for run_name, what in OPEN_QUESTION_RUNS.items() if len(df) and (df["run_name"] == run_name).any()]
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 

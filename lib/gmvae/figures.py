@@ -21,8 +21,9 @@ from gmvae.pipeline import best_replicate, has_checkpoint, load_data, load_kept_
 from gmvae.tables import write_tables
 
 # Figures drawn from logs alone (redraw_figures): file name -> (kind, run names drawn, run names of
-# which at least one must have logs). The variants figure exists only where the decoder variants were
-# trained (the blog profile).
+# which at least one must have logs). Kinds: one model's curves, an overlay of several, and an overlay with
+# I(x; y) as a fourth panel. The variants figure exists only where the decoder variants were trained (the
+# blog profile).
 LOG_FIGURES = {
     "m2_curves.png": ("curves", ("m2",), ("m2",)),
     "modified_m2_curves.png": ("curves", ("modified_m2",), ("modified_m2",)),
@@ -30,6 +31,7 @@ LOG_FIGURES = {
                                  ("modified_m2_identity", "modified_m2_relu_layer")),
     "gmvae_curves.png": ("curves", ("gmvae",), ("gmvae",)),
     "overlay.png": ("overlay", ("m2", "modified_m2", "gmvae"), ("m2", "modified_m2", "gmvae")),
+    "open_questions.png": ("information", ("m2", "m2_iaf", "m2_eta0"), ("m2_iaf", "m2_eta0")),
 }
 # Figures of a trained GMVAE: notebook 03 computes their data from the best replicate's checkpoint and
 # saves it in MODEL_FIGURE_DATA (about 100 KB, committed), from which redraw_figures draws them again.
@@ -118,8 +120,9 @@ def draw_log_figure(name: str, df: pd.DataFrame, original: pd.DataFrame | None =
     max_epoch = POST_HORIZON if post_horizon else None
     if kind == "curves":
         return plots.plot_curves(df, original=original, max_epoch=max_epoch)
+    panels = (plots.MUTUAL_INFORMATION_PANEL, *plots.PANELS) if kind == "information" else plots.PANELS
     return plots.plot_overlay(df, run_names=[r for r in run_names if (df["run_name"] == r).any()],
-                              original=original, max_epoch=max_epoch)
+                              original=original, max_epoch=max_epoch, panels=panels)
 
 
 def save_log_figures(name: str, df: pd.DataFrame, original: pd.DataFrame | None, figures_dir) -> list:

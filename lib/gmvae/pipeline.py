@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -50,8 +49,8 @@ def ensure_runs(profile_name, run_name, *, results_dir, seeds=None, epochs=None,
 
     Each configuration (one per seed) lives in ``runs.run_dir(results_dir, run_name, seed)``. A run whose
     log already reaches the requested epochs (or that stopped at NaN) is left alone unless ``retrain``;
-    a shorter one is extended (train resumes from its checkpoints); ``retrain=True`` deletes the folder
-    first. MNIST is loaded once for all runs that need training (``data``: an already loaded
+    a shorter one is extended (train resumes from its checkpoints); ``retrain=True`` moves the old run
+    aside (into the folder's previous-<date-time>/) and trains from epoch 1. MNIST is loaded once for all runs that need training (``data``: an already loaded
     gmvae.data.MNIST). ``progress``: training progress bars and a line per run (default: on, unless the
     environment variable GMVAE_PROGRESS=0, which papermill runs set); off, nothing is printed, so that a
     notebook's output does not depend on whether it trained just now: it shows :func:`training_record`.
@@ -65,9 +64,7 @@ def ensure_runs(profile_name, run_name, *, results_dir, seeds=None, epochs=None,
     for config in configs:
         d = runs.run_dir(results_dir, run_name, config.seed)
         dirs.append(d)
-        if retrain and d.exists():
-            shutil.rmtree(d)
-        state = run_state(d, config)
+        state = "retrain" if retrain and d.exists() else run_state(d, config)
         if state == "mismatch":
             diffs = config.differences(runs.read_record(d)["config"])
             raise ValueError(
@@ -86,7 +83,8 @@ def ensure_runs(profile_name, run_name, *, results_dir, seeds=None, epochs=None,
             say(f"{run_name} seed {config.seed}: training {config.epochs} epochs into {display_path(d)}", flush=True)
             started = time.perf_counter()
             with contextlib.nullcontext() if progress_bars else contextlib.redirect_stdout(io.StringIO()):
-                log = train_module.train(config, d, data=data, progress=progress_bars)
+                # retrain: train moves the old run aside under the folder's lock (nothing is deleted)
+                log = train_module.train(config, d, data=data, progress=progress_bars, retrain=retrain)
             last = log.iloc[-1] if len(log) else None
             summary = "" if last is None else (f": epoch {int(last['epoch'])}, test loss {last['test_loss']:.2f} nats, "
                                                f"H(y|x) {last['test_entropy']:.3f} nats, accuracy {last['test_accuracy']:.3f}")

@@ -46,6 +46,8 @@ LABELS = {
     "modified_m2_relu_layer": "modified M2 (512 ReLU layer first)",
     "gmvae": "GMVAE",
     "gmvae_k16": "GMVAE (K = 16)",
+    "m2_iaf": "M2, IAF posterior",
+    "m2_eta0": "M2, eta = 0",
 }
 COLORS = {
     "m2": "#1f77b4",
@@ -54,6 +56,8 @@ COLORS = {
     "modified_m2_relu_layer": "#8c564b",
     "gmvae": "#2ca02c",
     "gmvae_k16": "#17becf",
+    "m2_iaf": "#e377c2",
+    "m2_eta0": "#7f7f7f",
 }
 ORIGINAL_COLOR = "0.45"  # the original's band on a one-model figure; on overlays, a faint tint of the model's colour
 
@@ -63,6 +67,8 @@ PANELS = (
     ("test_loss", "Variational loss (negative ELBO), test set", "loss [nats]"),
     ("test_accuracy", "Cluster accuracy, test set", "accuracy [fraction of test images]"),
 )
+# What y tells about x (notebook 05): 0 when q(y|x) is uniform or one category takes every x.
+MUTUAL_INFORMATION_PANEL = ("test_mutual_information", "Mutual information I(x; y), test set", "I(x; y) [nats]")
 
 FIGSIZE_WIDE = (14.0, 4.6)
 SAVE_DPI = 130
@@ -181,10 +187,10 @@ def _replicate_summary(g: pd.DataFrame, column: str) -> pd.DataFrame:
     return pd.DataFrame({"mean": wide.mean(axis=1), "lo": wide.min(axis=1), "hi": wide.max(axis=1), "n": wide.count(axis=1)})
 
 
-def _draw_model(axes, g: pd.DataFrame, run_name: str, col, *, show_replicates=True, name=None):
+def _draw_model(axes, g: pd.DataFrame, run_name: str, col, *, show_replicates=True, name=None, panels=PANELS):
     seeds = sorted(g["seed"].unique())
     several = len(seeds) > 1
-    for ax, (column, _, _) in zip(axes, PANELS):
+    for ax, (column, _, _) in zip(axes, panels):
         if show_replicates:
             for i, seed in enumerate(seeds):
                 r = g[g["seed"] == seed].sort_values("epoch")
@@ -213,28 +219,36 @@ def _epoch_label(df) -> str:
     return "epoch"
 
 
-def _finish_axes(fig, axes, df, majority, horizon):
+# Reference line at ln K on the panels of these columns: (gid, annotation).
+_LN_K_LINES = {"test_entropy": ("ref_entropy", "q(y|x) uniform"),
+               "test_mutual_information": ("ref_mutual_information", "the most y can tell about x")}
+
+
+def _finish_axes(fig, axes, df, majority, horizon, panels=PANELS):
     k_values = sorted(df["k"].dropna().astype(int).unique()) or [10]
     k = k_values[0] if len(k_values) == 1 else 10
     ln_k = math.log(k)
-    axes[0].axhline(ln_k, color="0.3", ls="--", lw=1.3, gid="ref_entropy")
-    axes[0].annotate(f"ln {k} = {ln_k:.3f}: q(y|x) uniform", xy=(0.02, ln_k), xycoords=("axes fraction", "data"),
-                     xytext=(0, 4), textcoords="offset points", va="bottom", fontsize=11, color="0.25")
-    if majority is not None:
-        axes[2].axhline(majority, color="0.3", ls="--", lw=1.3, gid="ref_majority")
-        # below the line: M2's curve lies on it, and little else goes under it
-        axes[2].annotate(f"majority-class rate {majority:.4f}", xy=(0.98, majority), xycoords=("axes fraction", "data"),
-                         xytext=(0, -4), textcoords="offset points", va="top", ha="right", fontsize=11, color="0.25")
     xlabel = _epoch_label(df)
-    for ax, (_, title, ylabel) in zip(axes, PANELS):
+    for ax, (column, title, ylabel) in zip(axes, panels):
+        if column in _LN_K_LINES:
+            gid, meaning = _LN_K_LINES[column]
+            ax.axhline(ln_k, color="0.3", ls="--", lw=1.3, gid=gid)
+            ax.annotate(f"ln {k} = {ln_k:.3f}: {meaning}", xy=(0.02, ln_k), xycoords=("axes fraction", "data"),
+                        xytext=(0, 4), textcoords="offset points", va="bottom", fontsize=11, color="0.25")
+            ax.set_ylim(bottom=-0.05, top=max(ln_k * 1.15, ax.get_ylim()[1]))
+        if column == "test_accuracy":
+            if majority is not None:
+                ax.axhline(majority, color="0.3", ls="--", lw=1.3, gid="ref_majority")
+                # below the line: M2's curve lies on it, and little else goes under it
+                ax.annotate(f"majority-class rate {majority:.4f}", xy=(0.98, majority), xycoords=("axes fraction", "data"),
+                            xytext=(0, -4), textcoords="offset points", va="top", ha="right", fontsize=11, color="0.25")
+            ax.set_ylim(0, 1.02)
         ax.set_title(title, pad=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlim(0, max(horizon, 1) * 1.02)
-    axes[0].set_ylim(bottom=-0.05, top=max(ln_k * 1.15, axes[0].get_ylim()[1]))
-    axes[2].set_ylim(0, 1.02)
     # One legend for the whole figure, below the panels: models, replicates, NaN marker.
     if df["nan_epoch"].notna().any():
         axes[0].plot([], [], color=NAN_COLOR, ls=":", marker="X", ms=9, label="training turned NaN (epoch marked)")
@@ -248,9 +262,11 @@ def _finish_axes(fig, axes, df, majority, horizon):
         fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3), frameon=False)
 
 
-def _draw_original(axes, original: pd.DataFrame, col, name: str):
+def _draw_original(axes, original: pd.DataFrame, col, name: str, panels=PANELS):
     """The original's replicates of one model: min-max band and dashed mean, under our curves."""
-    for ax, (column, _, _) in zip(axes, PANELS):
+    for ax, (column, _, _) in zip(axes, panels):
+        if column not in original:  # the original logged no I(x; y)
+            continue
         s = _replicate_summary(original, column)
         counts = s.loc[s["n"] > 0, "n"]
         n = f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()}-{counts.max()}"  # logs end early
@@ -323,12 +339,14 @@ def plot_curves(df: pd.DataFrame, title: str | None = None, *, original: pd.Data
 
 def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, original: pd.DataFrame | None = None,
                  max_epoch: int | None = None, majority: float | None = MNIST_TEST_MAJORITY_RATE,
-                 show_replicates=True):
-    """Several models on the same three panels, one colour each, with a legend (the post's overlay).
+                 show_replicates=True, panels=PANELS):
+    """Several models on the same panels (default the post's three), one colour each, with a legend (the
+    post's overlay).
 
     Per model: its replicate mean (thick; the single run if only one) with a min-max band, and, if
     ``show_replicates``, each replicate as a faint thin line; with ``original``, the original's band and
-    dashed mean in a faint tint of the same colour. NaN epochs are marked as in plot_curves.
+    dashed mean in a faint tint of the same colour. NaN epochs are marked as in plot_curves. ``panels``:
+    (log column, title, y label) per panel, e.g. PANELS plus MUTUAL_INFORMATION_PANEL.
     """
     if df.empty:
         raise ValueError("plot_overlay: no logs to draw (empty DataFrame)")
@@ -336,7 +354,11 @@ def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, 
     horizon = _horizon(df, max_epoch)
     df = _cut(df, horizon)
     with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(1, 3, figsize=FIGSIZE_WIDE, layout="constrained")
+        rows = 1 if len(panels) <= 3 else math.ceil(len(panels) / 2)  # more than three panels: two per row
+        columns = len(panels) if rows == 1 else 2
+        fig, axes = plt.subplots(rows, columns, figsize=(FIGSIZE_WIDE[0], FIGSIZE_WIDE[1] * rows * 0.9 if rows > 1
+                                                         else FIGSIZE_WIDE[1]), layout="constrained", squeeze=False)
+        axes = list(axes.ravel())
         drawn_original = []
         for i, run_name in enumerate(run_names):
             g = df[df["run_name"] == run_name]
@@ -345,14 +367,14 @@ def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, 
             col = color(run_name, i)
             theirs = _original_of(original, run_name, horizon)
             if len(theirs):
-                _draw_original(axes, theirs, col, _original_name(run_name, True))
+                _draw_original(axes, theirs, col, _original_name(run_name, True), panels)
                 drawn_original.append(theirs)
             seeds = sorted(g["seed"].unique())
             if len(seeds) > 1:
-                _draw_model(axes, g, run_name, col, show_replicates=show_replicates, name=label(run_name))
+                _draw_model(axes, g, run_name, col, show_replicates=show_replicates, name=label(run_name), panels=panels)
             else:
-                _draw_model(axes, g, run_name, col, name=f"{label(run_name)}: 1 run")
-        _finish_axes(fig, axes, df, majority, horizon)
+                _draw_model(axes, g, run_name, col, name=f"{label(run_name)}: 1 run", panels=panels)
+        _finish_axes(fig, axes, df, majority, horizon, panels)
         if title is None:
             title = (f"{' vs '.join(label(r) for r in run_names if (df['run_name'] == r).any())}: test-set curves to "
                      f"epoch {horizon}" + (", over the original's" if drawn_original else ""))

@@ -1,0 +1,66 @@
+"""The open question's verdicts (notebook 05): "y used", "y unused" or "undecided", at their thresholds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gmvae import claims
+
+
+def run(run_name, information, accuracy, entropy=1.0, epochs=3, seed=0):
+    e = np.arange(1, epochs + 1)
+    return pd.DataFrame({"run_name": run_name, "seed": seed, "epoch": e, "k": 10, "nan_epoch": np.nan,
+                         "test_mutual_information": information, "test_accuracy": accuracy,
+                         "test_entropy": entropy, "test_loss": 100.0})
+
+
+def verdict(*frames):
+    table = claims.open_question_table(pd.concat(frames, ignore_index=True))
+    return dict(zip(table["claim"].str.removesuffix(": does x inform y?"), zip(table["measured"], table["verdict"])))
+
+
+M2, M2_IAF, M2_ETA0 = (claims.OPEN_QUESTION_RUNS[r] for r in ("m2", "m2_iaf", "m2_eta0"))
+
+
+@pytest.mark.parametrize("information, accuracy, expected", [
+    (1.0001, 0.3001, "y used"),
+    (1.0, 0.9, "undecided"),        # "above 1 nat": 1 itself is not
+    (2.0, 0.3, "undecided"),        # "accuracy above 0.3": 0.3 itself is not
+    (0.0999, 0.9, "y unused"),
+    (0.1, 0.1, "undecided"),        # "below 0.1 nat": 0.1 itself is not
+    (0.0, 0.1135, "y unused"),
+])
+def test_thresholds_at_their_edges(information, accuracy, expected):
+    measured, got = verdict(run("m2_iaf", information, accuracy))[M2_IAF]
+    assert got == expected
+    assert measured == f"I(x; y) {information:.3f} nats, accuracy {accuracy:.3f} (epoch 3, 1 run)"
+
+
+def test_the_last_epoch_and_the_mean_over_seeds_decide():
+    early_used = run("m2_eta0", information=[1.5, 1.5, 0.05], accuracy=0.5)
+    measured, got = verdict(early_used)[M2_ETA0]
+    assert got == "y unused" and measured.startswith("I(x; y) 0.050 nats")
+    two_seeds = [run("m2_iaf", 0.08, 0.2, seed=0), run("m2_iaf", 0.14, 0.2, seed=1)]
+    measured, got = verdict(*two_seeds)[M2_IAF]
+    assert got == "undecided" and "I(x; y) 0.110 nats" in measured and "2 runs" in measured
+
+
+def test_a_log_without_the_information_column_falls_back_on_its_bound():
+    """Logs written before I(x; y) was logged: I <= ln K - H(y|x), which decides "unused" at H = ln 10."""
+    uniform = run("m2", np.nan, 0.1135, entropy=2.3025)
+    measured, got = verdict(uniform, run("m2_iaf", 0.0, 0.1))[M2]
+    assert got == "y unused" and measured.startswith(f"I(x; y) <= ln K - H(y|x) = {math.log(10) - 2.3025:.3f}")
+    confident = run("m2", np.nan, 0.6, entropy=0.5)
+    assert verdict(confident, run("m2_iaf", 0.0, 0.1))[M2][1] == "undecided"
+
+
+def test_rows_only_for_models_with_logs_and_only_beside_a_variant_in_the_claims_table():
+    assert list(verdict(run("m2_iaf", 0.0, 0.1))) == [M2_IAF]
+    plain = claims.claims_table(run("m2", 0.0, 0.1135))
+    assert not plain["section"].str.startswith("5").any()
+    both = claims.claims_table(pd.concat([run("m2", 0.0, 0.1135), run("m2_eta0", 0.0, 0.1135)]))
+    assert both["section"].str.startswith("5").sum() == 2
