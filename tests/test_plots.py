@@ -91,6 +91,16 @@ def test_plots_does_not_import_tensorflow():
     assert out.stdout.strip() == "False"
 
 
+def test_redrawing_every_figure_and_table_never_imports_tensorflow(results):
+    """`make figures` in a fresh clone: logs, the original's material and saved figure data only."""
+    import subprocess
+
+    code = (f"import sys; from gmvae.figures import redraw_figures; report = redraw_figures({str(results)!r}, "
+            "verbose=False); print(len(report['written']), 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["8", "False"]
+
+
 def test_load_runs_long_form(results):
     df = plots.load_runs(results, ["m2", "modified_m2", "gmvae"])
     assert {"run_name", "seed", "nan_epoch", "epoch", "test_entropy"} <= set(df.columns)

@@ -11,8 +11,9 @@ dynamically binarized MNIST without labels, and we ask whether y learns the digi
 
 Modules, in the direction the imports run:
 
-    cli, pipeline (profiles, papermill) -> train -> loss -> models -> TFP distributions
-                     plots                  \\-> evaluate, data, metrics, runs (the run folder on disk)
+    cli, notebook_runner (papermill) -> pipeline (profiles, parameters) -> train -> loss -> models -> TFP
+             figures, tables, claims, fidelity -> plots, original     \\-> evaluate, data, metrics, runs
+    (figures, tables and the rest of the second line never import TensorFlow: `figures` redraws from logs)
 
 Start with `python -m gmvae train --model gmvae --epochs 10 --out results/runs/gmvae/seed0`, or the
 notebooks in notebooks/. Cost and measured results: README.md and results/README.md.
