@@ -75,6 +75,14 @@ def test_five_epoch_means(case):
     assert not row(table, "loss", 10, "seed 1")["inside_last5"]
 
 
+def test_the_mean_is_over_the_seeds_that_reached_the_epoch(case):
+    ours, theirs = case
+    shorter = ours[(ours["seed"] == 0) | (ours["epoch"] <= 5)]   # seed 1 stops at epoch 5
+    table = fidelity.fidelity_table(shorter, theirs)
+    assert set(table.loc[table["epoch"] == 10, "run"]) == {"seed 0"}
+    assert row(table, "accuracy", 5, "mean")["ours"] == pytest.approx(0.6005)
+
+
 def test_models_without_an_original_counterpart_are_left_out(case):
     ours, theirs = case
     extra = long_log("m2_iaf", 0, 10, constant(0.1), constant(2.3), constant(90.0), "ours")

@@ -79,13 +79,11 @@ def _compare(mine: pd.DataFrame, theirs: pd.DataFrame, epochs, keys: dict) -> li
             their_values = their_wide.loc[epoch].dropna()
             lo, hi, low, high = _edges(their_values)
             lo5, hi5, low5, high5 = _edges(their_mean5.loc[epoch].dropna())
-            runs = {f"seed {int(s)}": (our_wide.loc[epoch, s], our_mean5.loc[epoch, s]) for s in our_wide.columns
-                    if epoch in our_wide.index}
-            if len(runs) > 1:
-                runs["mean"] = (our_wide.loc[epoch].mean(), our_mean5.loc[epoch].mean())
+            reached = [s for s in our_wide.columns if epoch in our_wide.index and np.isfinite(our_wide.loc[epoch, s])]
+            runs = {f"seed {int(s)}": (our_wide.loc[epoch, s], our_mean5.loc[epoch, s]) for s in reached}
+            if len(runs) > 1:  # the mean over the seeds that reached the epoch
+                runs["mean"] = (our_wide.loc[epoch, reached].mean(), our_mean5.loc[epoch, reached].mean())
             for run, (value, value5) in runs.items():
-                if not np.isfinite(value):
-                    continue
                 rows.append({
                     **keys, "metric": METRICS[column], "epoch": epoch, "run": run,
                     "ours": float(value), "ours_last5": float(value5), "original_runs": len(their_values),
