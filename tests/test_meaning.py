@@ -19,8 +19,8 @@ K, Z, HIDDEN, X_DIM = 3, 2, 5, 6
 SEEDS = np.array([[1, 2], [3, 4]], np.int32)  # a train step's binarization and z-noise seeds
 
 
-def tiny(model, x_dim=X_DIM, **changes):
-    return build_model(TrainConfig(model=model, k=K, z_dim=Z, hidden=HIDDEN, **changes), x_dim=x_dim)
+def tiny(model, **changes):
+    return build_model(TrainConfig(model=model, k=K, z_dim=Z, hidden=HIDDEN, **changes), x_dim=X_DIM)
 
 
 def binary_images(n, x_dim=X_DIM, ink=0.5, seed=0):
@@ -52,14 +52,15 @@ def test_a_log_row_holds_the_scores_of_the_test_images_and_of_training_images(tm
     row = train(config, tmp_path, data=data, progress=False).iloc[0]
     scorer = Scorer(evaluate.load_trained(tmp_path)[0])
 
-    test_seeds = [seed for images, labels, seed in calls
-                  if np.array_equal(images, data.test_x[:20]) and np.array_equal(labels, data.test_y[:20])]
-    assert len(test_seeds) == 1 and len(calls) == 2, "one score of the first 20 test images, one of training images"
-    test = scorer.score(data.test_x[:20], data.test_y[:20], test_seeds[0])
+    test_calls = [call for call in calls if np.array_equal(call[0], data.test_x[:20])]
+    assert len(calls) == 2 and len(test_calls) == 1, "one score of the first 20 test images, one of training images"
+    (_, test_labels, test_seed), = test_calls
+    np.testing.assert_array_equal(test_labels, data.test_y[:20])
+    test = scorer.score(data.test_x[:20], data.test_y[:20], test_seed)
     assert {column: row[column] for column in TEST_COLUMNS} == pytest.approx(
         {column: test[key] for column, key in TEST_COLUMNS.items()}, rel=1e-6)
 
-    (train_images, train_labels, train_seed), = [call for call in calls if call[2] != test_seeds[0]]
+    (train_images, train_labels, train_seed), = [call for call in calls if call is not test_calls[0]]
     training_pairs = {(image.tobytes(), label) for image, label in zip(data.train_x, data.train_y)}
     assert len(train_images) == 40
     assert all((image.tobytes(), label) in training_pairs for image, label in zip(train_images, train_labels))
