@@ -1,5 +1,7 @@
 """Command line: bad arguments end in one line and exit status 2, before any training."""
 
+import dataclasses
+
 import pytest
 
 from gmvae import cli
@@ -47,12 +49,27 @@ def test_profile_gives_the_schedule_and_flags_override_it():
     assert (config.model, config.seed, config.iters_per_epoch, config.epochs) == ("m2", 4, 10, 2)
 
 
-def test_every_config_field_has_a_flag():
-    help_text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
-    for flag in ["--model", "--epochs", "--seed", "--k", "--z-dim", "--hidden", "--decoder-first", "--batch-size",
-                 "--iters-per-epoch", "--learning-rate", "--clip-norm", "--kl-y-weight", "--train-eval-size",
-                 "--test-eval-size", "--precision"]:
-        assert flag in help_text
+# A value for every configuration field, none of them its default: (flag, its text, the field's value).
+FLAG_VALUES = {
+    "model": ("--model", "m2_iaf", "m2_iaf"), "epochs": ("--epochs", "7", 7), "seed": ("--seed", "4", 4),
+    "k": ("--k", "16", 16), "z_dim": ("--z-dim", "32", 32), "hidden": ("--hidden", "64", 64),
+    "decoder_first": ("--decoder-first", "identity", "identity"), "batch_size": ("--batch-size", "50", 50),
+    "first_pass": ("--first-pass", "shuffled", "shuffled"), "iters_per_epoch": ("--iters-per-epoch", "30", 30),
+    "learning_rate": ("--learning-rate", "0.0005", 0.0005), "adam_epsilon": ("--adam-epsilon", "1e-08", 1e-8),
+    "clip_norm": ("--clip-norm", "2.5", 2.5), "kl_y_weight": ("--kl-y-weight", "0.25", 0.25),
+    "train_eval_size": ("--train-eval-size", "300", 300), "test_eval_size": ("--test-eval-size", "200", 200),
+    "precision": ("--precision", "mixed_bfloat16", "mixed_bfloat16"),
+}
+
+
+def test_every_flag_reaches_its_own_config_field():
+    assert set(FLAG_VALUES) == {field.name for field in dataclasses.fields(TrainConfig)}
+    flags = [part for flag, text, _ in FLAG_VALUES.values() for part in (flag, text)]
+    parser = cli.build_parser()
+    config = cli._train_config(parser, parser.parse_args(["train", *flags, "--out", "x"]))
+    for field, (_, _, value) in FLAG_VALUES.items():
+        assert getattr(TrainConfig(), field) != value, field
+        assert getattr(config, field) == value and type(getattr(config, field)) is type(value), field
 
 
 @pytest.mark.parametrize("flags, field, value, run_name", [

@@ -107,7 +107,6 @@ def test_one_category_reduces_to_a_plain_vae(name):
     z = model.q_z(x, every_category(1)).sample(seed=SEED)[0]
     plain = -model.p_x(z, y).log_prob(x) + q_z.log_prob(z) - model.p_z(y).log_prob(z)
     np.testing.assert_allclose(terms.loss.numpy(), plain.numpy(), rtol=1e-6)
-    assert np.all(terms.kl_y.numpy() == 0) and np.all(terms.entropy.numpy() == 0)
 
 
 def test_the_flow_density_of_the_sample_needs_no_inversion():
