@@ -213,4 +213,3 @@ def _inside_verdict(fidelity: pd.DataFrame, run_name: str) -> tuple[str, str]:
                           f"{format_value(r['metric'], r['low'])}-{format_value(r['metric'], r['high'])}"
                           for _, r in outside.iterrows())
     return f"epoch {epoch}: {described}", "not supported"
-    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
