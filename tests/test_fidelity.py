@@ -119,3 +119,11 @@ def test_claims_against_the_original(case):
 def test_claims_without_the_original_keep_the_post_claims_only(case):
     assert len(claims.claims_table(case[0])) == 7
     assert len(claims.claims_table(case[0], case[1])) == 11
+
+
+def test_models_come_in_the_posts_order_whatever_order_the_logs_were_read_in(case):
+    ours, theirs = case
+    m2 = long_log("m2", 0, 10, constant(0.11), constant(2.3), constant(95.0), "ours")
+    m2_theirs = long_log("m2", 0, 10, constant(0.11), constant(2.3), constant(95.0), "original")
+    table = fidelity.fidelity_table(pd.concat([ours, m2]), pd.concat([theirs, m2_theirs]))
+    assert list(dict.fromkeys(table["run_name"])) == ["m2", "gmvae"]

@@ -198,3 +198,10 @@ def test_gmvae_notebook_without_checkpoint(smoke_results, tmp_path, with_figure_
     for name in figures.MODEL_FIGURES:
         assert (tmp_path / "figures" / name).exists() is with_figure_data
     assert not (tmp_path / "runs" / "gmvae" / "seed0" / "checkpoints").exists(), "it must not have retrained"
+
+
+def test_the_readme_shows_the_claims_table_the_notebooks_wrote():
+    """README.md copies results/claims.md's table: a rerun that changes a verdict must update it too."""
+    root = NOTEBOOK_DIR.parent
+    table = (root / "results" / "claims.md").read_text().split("\n\n", 1)[1].strip()
+    assert table in (root / "README.md").read_text()

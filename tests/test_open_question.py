@@ -1,4 +1,5 @@
-"""The open question's verdicts (notebook 05): "y used", "y unused" or "undecided", at their thresholds."""
+"""The open question's verdicts (notebook 05): "y used" (for the digit or not), "y unused" or "undecided",
+at their thresholds."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ M2, M2_IAF, M2_ETA0 = (claims.OPEN_QUESTION_RUNS[r] for r in ("m2", "m2_iaf", "m
 @pytest.mark.parametrize("information, accuracy, expected", [
     (1.0001, 0.3001, "y used"),
     (1.0, 0.9, "undecided"),        # "above 1 nat": 1 itself is not
-    (2.0, 0.3, "undecided"),        # "accuracy above 0.3": 0.3 itself is not
+    (2.0, 0.3, "y used, not for the digit"),  # "accuracy above 0.3": 0.3 itself is not
     (0.0999, 0.9, "y unused"),
     (0.1, 0.1, "undecided"),        # "below 0.1 nat": 0.1 itself is not
     (0.0, 0.1135, "y unused"),

@@ -294,7 +294,9 @@ def test_model_figures_are_redrawn_from_saved_data(results):
     samples = np.random.default_rng(0).random((10, 3, 28, 28)).astype(np.float16)
     path = results / figures.MODEL_FIGURE_DATA
     path.parent.mkdir(parents=True)
-    np.savez_compressed(path, samples=samples, confusion=confusion, seed=1, epoch=20)  # as save_model_figure_data does
+    test_loss = float(runs.read_log(runs.run_dir(results, "gmvae", 1))["test_loss"].iloc[-1])
+    np.savez_compressed(path, samples=samples, confusion=confusion, seed=1, epoch=20,  # as save_model_figure_data does
+                        test_loss=test_loss)
 
     data = figures.load_model_figure_data(results)
     assert (data["seed"], data["epoch"]) == (1, 20) and data["samples"].shape == (10, 3, 28, 28)
@@ -308,6 +310,10 @@ def test_model_figures_are_redrawn_from_saved_data(results):
     df = plots.load_runs(results, ["gmvae"])
     assert figures.model_figure_data(results, df)["seed"] == 1
     assert figures.model_figure_data(results, df[df["epoch"] <= 10]) is None
+    # another run of the same seed and length (retrained, another protocol) is not this data's run
+    other = df.copy()
+    other.loc[(other["seed"] == 1) & (other["epoch"] == 20), "test_loss"] += 0.01
+    assert figures.model_figure_data(results, other) is None
 
 
 def test_validate_parameters(tmp_path):

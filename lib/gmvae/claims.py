@@ -166,13 +166,14 @@ def _y_usage(df: pd.DataFrame, run_name: str) -> tuple[str, str]:
         return measured, "y unused" if bound < Y_UNUSED_INFORMATION_MAX else "undecided"
     measured = (f"I(x; y) {information:.3f} nats, accuracy {accuracy:.3f} ({_epochs_text(epochs)}, "
                 f"{n} run{'s' if n != 1 else ''})")
-    if information > Y_USED_INFORMATION_MIN and accuracy > Y_USED_ACCURACY_MIN:
-        return measured, "y used"
+    if information > Y_USED_INFORMATION_MIN:  # x tells y; whether y tells the digit is the accuracy's to say
+        return measured, "y used" if accuracy > Y_USED_ACCURACY_MIN else "y used, not for the digit"
     return measured, "y unused" if information < Y_UNUSED_INFORMATION_MAX else "undecided"
 
 
 Y_USAGE_RULE = (f"'y used' if the last epoch's I(x; y) > {Y_USED_INFORMATION_MIN} nat and accuracy > "
-                f"{Y_USED_ACCURACY_MIN}; 'y unused' if I(x; y) < {Y_UNUSED_INFORMATION_MAX} nat; else 'undecided'")
+                f"{Y_USED_ACCURACY_MIN} ('y used, not for the digit' if the accuracy is not); 'y unused' if "
+                f"I(x; y) < {Y_UNUSED_INFORMATION_MAX} nat; else 'undecided'")
 
 
 def open_question_table(df: pd.DataFrame) -> pd.DataFrame:

@@ -42,11 +42,14 @@ MODEL_FIGURE_DATA = Path("figures") / "data" / "gmvae_best_run.npz"
 def save_model_figure_data(run_dir, results_dir, data_path=None, n_per_cluster: int = 10) -> Path:
     """From a trained GMVAE run's checkpoint: digits generated from each cluster and the confusion
     matrix of the test set (clusters = argmax q(y|x), one binarization), saved to
-    results_dir/MODEL_FIGURE_DATA with the run's seed and epoch; returns the path."""
+    results_dir/MODEL_FIGURE_DATA with the run's seed, epoch and that epoch's logged test loss (which tells
+    this run from another of the same seed and length); returns the path."""
     from gmvae import evaluate, metrics
 
     model, config = evaluate.load_trained(run_dir)
     epoch = int((runs.read_record(run_dir).get("status") or {}).get("completed_epochs") or 0)
+    log = runs.read_log(run_dir)
+    test_loss = float(log.loc[log["epoch"] == epoch, "test_loss"].iloc[0])
     mnist = load_data(data_path)
     matrix = metrics.confusion(mnist.test_y, evaluate.cluster_assignments(model, mnist.test_x), k=config.k)
     samples = evaluate.cluster_samples(model, n_per_cluster=n_per_cluster, seed=0)
@@ -54,32 +57,37 @@ def save_model_figure_data(run_dir, results_dir, data_path=None, n_per_cluster: 
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as f:
         # float16 pixel probabilities: indistinguishable in the figure, a quarter of the bytes
-        np.savez_compressed(f, samples=samples.astype(np.float16), confusion=matrix, seed=config.seed, epoch=epoch)
+        np.savez_compressed(f, samples=samples.astype(np.float16), confusion=matrix, seed=config.seed, epoch=epoch,
+                            test_loss=test_loss)
     os.replace(f.name, path)
     return path
 
 
 def load_model_figure_data(results_dir) -> dict | None:
-    """What :func:`save_model_figure_data` saved in results_dir (None if nothing): samples, confusion, seed, epoch."""
+    """What :func:`save_model_figure_data` saved in results_dir (None if nothing): samples, confusion, seed,
+    epoch and test_loss (None in data saved before it was recorded)."""
     path = resolve_path(results_dir) / MODEL_FIGURE_DATA
     if not path.is_file():
         return None
     with np.load(path) as f:
         return {"samples": f["samples"].astype(np.float32), "confusion": f["confusion"],
-                "seed": int(f["seed"]), "epoch": int(f["epoch"])}
+                "seed": int(f["seed"]), "epoch": int(f["epoch"]),
+                "test_loss": float(f["test_loss"]) if "test_loss" in f else None}
 
 
 def model_figure_data(results_dir, df: pd.DataFrame, data_path=None) -> dict | None:
     """The model figures' data for the best GMVAE replicate in ``df`` (highest final test accuracy): the
-    saved data if it is of that seed and last epoch, else computed from its checkpoint and saved; None
-    if neither exists."""
+    saved data if it is of that run's last epoch (seed, epoch and logged test loss), else computed from its
+    checkpoint and saved; None if neither exists."""
     seed = best_replicate(df, "gmvae")
     if seed is None:
         return None
-    last_epoch = int(df.loc[(df["run_name"] == "gmvae") & (df["seed"] == seed), "epoch"].max())
+    rows = df[(df["run_name"] == "gmvae") & (df["seed"] == seed)]
+    last = rows.loc[rows["epoch"].idxmax()]
 
     def current(saved):
-        return saved is not None and (saved["seed"], saved["epoch"]) == (seed, last_epoch)
+        return saved is not None and (saved["seed"], saved["epoch"], saved["test_loss"]) == (
+            seed, int(last["epoch"]), float(last["test_loss"]))
 
     saved = load_model_figure_data(results_dir)
     run_dir = runs.run_dir(resolve_path(results_dir), "gmvae", seed)
