@@ -3,10 +3,11 @@ images it names, clipping bounds the step, mixed bfloat16 computes in bfloat16, 
 labels with their images, each cluster's samples land in its row, and training lowers the loss."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
-from gmvae import evaluate, train as train_module
+from gmvae import evaluate, runs, train as train_module
 from gmvae.config import MODELS, TrainConfig
 from gmvae.data import MNIST
 from gmvae.evaluate import Scorer, cluster_samples
@@ -71,6 +72,19 @@ def test_a_log_row_holds_the_scores_of_the_test_images_and_of_training_images(tm
 
 
 # ---- the train step ----
+
+def test_log_rows_past_the_checkpoint_are_dropped_on_resume(tmp_path):
+    """A kill after the log row is written and before the checkpoint is saved leaves a row the checkpoint does
+    not have; resuming must retrain that epoch, not keep the stale row beside the new one."""
+    data = synthetic_mnist()
+    straight = train(TINY, tmp_path / "straight", data=data, progress=False)
+    run = tmp_path / "killed"
+    train(TINY.replace(epochs=2), run, data=data, progress=False)
+    log = runs.read_log(run)
+    runs.write_log(run, pd.concat([log, log.iloc[[-1]].assign(epoch=3, test_loss=-1.0)], ignore_index=True))
+    resumed = train(TINY, run, data=data, progress=False)
+    pd.testing.assert_frame_equal(resumed.drop(columns="seconds"), straight.drop(columns="seconds"))
+
 
 def test_clipping_scales_the_step_down_to_clip_norm():
     """SGD with rate 1 moves the weights by minus the gradients it is given: unclipped, by more than
