@@ -139,7 +139,8 @@ _TIMINGS = ("start_time", "end_time", "duration")
 
 def _drop_run_specifics(path: Path) -> None:
     """Remove what differs between two executions of the same notebook on the same logs (papermill's
-    timings, the machine's absolute paths), so that an executed copy changes only when its results do."""
+    timings, the machine's absolute paths, where the kernel cut its printed text), so that an executed
+    copy changes only when its results do."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -155,7 +156,22 @@ def _drop_run_specifics(path: Path) -> None:
         cell.metadata.pop("execution", None)
         for key in _TIMINGS:
             cell.metadata.get("papermill", {}).pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs = _merged_streams(cell.outputs)
     nbformat.write(nb, path)
+
+
+def _merged_streams(outputs: list) -> list:
+    """Consecutive prints to one stream as one output: how the kernel's messages were cut depends on timing."""
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+            previous["text"] += output["text"]
+        else:
+            merged.append(output)
+    return merged
 
 
 def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None, retrain=False,
