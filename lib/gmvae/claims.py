@@ -154,14 +154,13 @@ def claims_table(df: pd.DataFrame, original: pd.DataFrame | None = None) -> pd.D
 
 def _y_usage(df: pd.DataFrame, run_name: str) -> tuple[str, str]:
     """(measured, verdict) of "does x inform y" for one model, from its last epoch (mean over seeds)."""
-    g = df[df["run_name"] == run_name]
-    information, epochs, n = _final_mean(g, run_name, "test_mutual_information")
-    accuracy, _, _ = _final_mean(g, run_name, "test_accuracy")
+    information, epochs, n = _final_mean(df, run_name, "test_mutual_information")
+    accuracy, _, _ = _final_mean(df, run_name, "test_accuracy")
     if information is None:  # a log written before I(x; y) was logged: its bound may still decide
-        entropy, epochs, n = _final_mean(g, run_name, "test_entropy")
+        entropy, epochs, n = _final_mean(df, run_name, "test_entropy")
         if entropy is None:
             return f"no log of {run_name}", "not reached"
-        bound = math.log(int(g["k"].iloc[0])) - entropy
+        bound = math.log(int(df.loc[df["run_name"] == run_name, "k"].iloc[0])) - entropy
         measured = f"I(x; y) <= ln K - H(y|x) = {bound:.3f} nats ({_epochs_text(epochs)}, {n} run{'s' if n != 1 else ''})"
         return measured, "y unused" if bound < Y_UNUSED_INFORMATION_MAX else "undecided"
     measured = (f"I(x; y) {information:.3f} nats, accuracy {accuracy:.3f} ({_epochs_text(epochs)}, "

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gmvae.original import half_unit
-from gmvae.plots import LABELS, label
+from gmvae.plots import label, model_order
 
 FIDELITY_EPOCHS = (1, 5, 10, 20, 50)  # besides each model's last epoch
 METRICS = {"test_accuracy": "accuracy", "test_entropy": "H(y|x)", "test_loss": "loss"}
@@ -58,19 +58,13 @@ def fidelity_table(ours: pd.DataFrame, original: pd.DataFrame, epochs=FIDELITY_E
     sources = list(dict.fromkeys(ours["source"])) if "source" in ours and len(ours) else ["ours"] * bool(len(ours))
     for source in sources:
         mine_all = ours[ours["source"] == source] if "source" in ours else ours
-        for run_name in sorted(set(mine_all["run_name"]), key=_post_order):
+        for run_name in sorted(set(mine_all["run_name"]), key=model_order):
             theirs = original[original["run_name"] == run_name]
             if theirs.empty:
                 continue
             rows += _compare(mine_all[mine_all["run_name"] == run_name], theirs, epochs,
                              {"source": source, "run_name": run_name})
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def _post_order(run_name: str):
-    """The post's order of the models (plots.LABELS), whatever order the logs were read in."""
-    order = list(LABELS)
-    return (order.index(run_name) if run_name in order else len(order), run_name)
 
 
 def _compare(mine: pd.DataFrame, theirs: pd.DataFrame, epochs, keys: dict) -> list[dict]:

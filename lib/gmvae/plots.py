@@ -97,6 +97,12 @@ def label(run_name: str) -> str:
     return LABELS.get(run_name, run_name)
 
 
+def model_order(run_name: str) -> tuple:
+    """Sort key: the post's order of the models (LABELS), then other run names alphabetically."""
+    order = list(LABELS)
+    return (order.index(run_name) if run_name in order else len(order), run_name)
+
+
 def color(run_name: str, index: int = 0):
     return COLORS.get(run_name, sns.color_palette("tab10")[index % 10])
 

@@ -11,7 +11,7 @@ from gmvae import runs
 from gmvae.claims import claims_table
 from gmvae.fidelity import fidelity_markdown_table, fidelity_table
 from gmvae.parameters import resolve_path
-from gmvae.plots import LABELS, label
+from gmvae.plots import label, model_order
 
 
 def markdown_table(table: pd.DataFrame) -> str:
@@ -33,10 +33,9 @@ def run_table(df: pd.DataFrame, epochs=RUN_TABLE_EPOCHS) -> pd.DataFrame:
     """Per model and seed, the test metrics at ``epochs`` (those the run reached) and at its last
     epoch, from :func:`plots.load_runs` logs. Rows of a run that turned NaN stop at its last finite
     epoch; its last row says so."""
-    order = {name: i for i, name in enumerate(LABELS)}  # the post's order of the models
     rows = []
     groups = df.groupby(["run_name", "seed"], sort=False) if len(df) else []
-    for (run_name, seed), g in sorted(groups, key=lambda item: (order.get(item[0][0], len(order)), item[0])):
+    for (run_name, seed), g in sorted(groups, key=lambda item: (model_order(item[0][0]), item[0][1])):
         g = g[np.isfinite(g["test_loss"])].sort_values("epoch")
         if g.empty:
             continue
@@ -54,9 +53,6 @@ def run_table(df: pd.DataFrame, epochs=RUN_TABLE_EPOCHS) -> pd.DataFrame:
                          "ARI": f"{row['test_ari']:.3f}"})
     return pd.DataFrame(rows, columns=["model", "seed", "epoch", "accuracy", "H(y|x) [nats]", "loss [nats]",
                                        "NMI", "ARI"])
-
-
-TABLE_FILES = ("claims.csv", "claims.md", "run_table.csv", "run_table.md", "fidelity.csv", "fidelity.md")
 
 
 def write_tables(df: pd.DataFrame, results_dir, original: pd.DataFrame | None = None,
