@@ -33,3 +33,15 @@ def pytest_collection_modifyitems(config, items):
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"SKIPPING {len(needing)} of {len(items)} tests: {NO_MNIST}", yellow=True, bold=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def auto_precision_is_float32():
+    """precision="auto" (the default) means float32 in the tests' own process on every machine, so that their
+    numbers do not depend on whether the processor has bfloat16 (gmvae.machine.precision_for is tested
+    on its own). Subprocesses that must match an in-process run set the precision explicitly."""
+    from gmvae import machine
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(machine, "auto_precision", lambda tf: ("float32", "the tests' default"))
+        yield

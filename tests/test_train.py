@@ -22,7 +22,7 @@ from gmvae.models import build_model
 from gmvae.train import RunMismatchError, batch_indices, make_train_step, train, training_objective
 
 TINY = TrainConfig(model="gmvae", epochs=3, k=3, z_dim=2, hidden=8, batch_size=10, iters_per_epoch=5,
-                   train_eval_size=40, test_eval_size=30)
+                   train_eval_size=40, test_eval_size=30, precision="float32")
 
 
 def synthetic_mnist(seed=0, n_train=120, n_test=30):

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
-import tensorflow as tf
-import tensorflow_probability as tfp
+from gmvae.quiet_import import tf, tfp
 
 from gmvae.data import binarize
 from gmvae.models import M2, ClusteringVAE, ConcatDense, ModifiedM2

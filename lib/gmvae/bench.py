@@ -19,7 +19,7 @@ against about 150 ms for the baseline (1.6-1.9x), 6.6 against 8.1 GFLOP, a bound
 about 90 GFLOP/s, so a ratio of 1.1-1.3; an epoch about 47 s. mixed_bfloat16 is slower there (about
 100 ms): without AVX512-BF16 a bf16 matmul is no faster than a float32 one. Timings vary by some 10 %
 from run to run, and much more when other processes share the cores (load_average_1min tells).
-One JSON line per model and (K, batch size) combination.
+One JSON line per model, (K, batch size) and precision, naming the processor.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ import sys
 import time
 
 import numpy as np
-import tensorflow as tf
+from gmvae.quiet_import import tf
 
 from gmvae.config import MODELS, PRECISIONS, TrainConfig
 from gmvae.data import MNIST, load_mnist
 from gmvae.evaluate import Scorer
+from gmvae import machine
 from gmvae.models import FLOW_HIDDEN, FLOW_STEPS, IMAGE_PIXELS, build_model
 from gmvae.baseline_step import PORTED_MODELS, make_baseline_step
 from gmvae.train import _evaluate, batch_indices, make_optimizer, make_train_step, step_seeds
@@ -48,7 +49,8 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--batch-size", nargs="+", type=int, default=[100])
     parser.add_argument("--z-dim", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=512)
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
+    parser.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["auto"],
+                        help="one line per precision; auto: the one training picks on this machine")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per repeat")
     parser.add_argument("--repeats", type=int, default=5, help="the median over repeats is reported")
     parser.add_argument("--matmul-size", type=int, default=2048, help="n of the n x n x n matmul giving the machine's rate")
@@ -153,7 +155,7 @@ def bench_one(config: TrainConfig, data: MNIST, args) -> dict:
         optimizer.build(model.trainable_variables)
     timed = config.replace(iters_per_epoch=args.steps)
     indices, seeds = batch_indices(timed, 1, len(data.train_x)), step_seeds(timed, 1)
-    compute_dtype = tf.bfloat16 if config.precision == "mixed_bfloat16" else tf.float32
+    compute_dtype = model.compute_dtype
     ported = config.model in PORTED_MODELS
     timers = {"step": _step_timer(make_train_step(model, optimizers[0], train_x, config), indices, seeds)}
     if ported:
@@ -185,15 +187,18 @@ def bench_one(config: TrainConfig, data: MNIST, args) -> dict:
         "epoch_seconds": config.iters_per_epoch * seconds["step"] + evaluation_seconds,
         "load_average_1min": os.getloadavg()[0],
     }.items()})
+    line["processor"] = machine.cpu_name_and_flags()[0]
     return line
 
 
 def main(argv=None) -> int:
     """argv: the options (default: what follows `python -m gmvae bench` on the command line)."""
     args = parse_args(sys.argv[2:] if argv is None else argv)
+    precisions = [machine.auto_precision(tf)[0] if p == "auto" else p for p in args.precision]
     configs = [TrainConfig(model=model, k=k, batch_size=batch_size, z_dim=args.z_dim, hidden=args.hidden,
-                           precision=args.precision, train_eval_size=args.eval_size, test_eval_size=args.eval_size)
-               for model in args.models for k in args.k for batch_size in args.batch_size]  # checked before any work
+                           precision=precision, train_eval_size=args.eval_size, test_eval_size=args.eval_size)
+               for model in args.models for k in args.k for batch_size in args.batch_size
+               for precision in dict.fromkeys(precisions)]  # checked before any work
     tf.config.experimental.enable_op_determinism()  # as gmvae.train.train runs
     data = _synthetic_mnist(args.eval_size) if args.synthetic else load_mnist()
     for config in configs:

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 MODELS = ("m2", "modified_m2", "gmvae", "m2_iaf")
 DECODER_FIRST = ("relu", "identity", "relu_layer")  # modified M2's first decoder nonlinearity
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")  # auto: mixed_bfloat16 where bfloat16 is native (gmvae.machine)
 FIRST_PASSES = ("file_order", "shuffled")  # order of the first pass over the training images
 # Runs recorded before a field existed trained with these values (Keras' default epsilon until the field
 # came; a shuffled first pass until the original's file order became the default; the plain ELBO).
 VALUES_BEFORE_FIELD = {"adam_epsilon": 1e-7, "first_pass": "shuffled", "kl_y_weight": 1.0}
+# Fields whose "auto" matches whatever a stored run chose.
+AUTO_FIELDS = ("precision",)
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class TrainConfig:
                                     # 1 = the ELBO, 0 = nothing pushes q(y|x) towards uniform
     train_eval_size: int = 10_000   # random training images scored after each epoch, as the original
     test_eval_size: int = 10_000    # test images scored after each epoch (10,000 = all of them)
-    precision: str = "float32"      # mixed_bfloat16: bf16 matmuls, float32 weights and loss
+    precision: str = "auto"         # mixed_bfloat16: bf16 matmuls, float32 weights and loss; auto: that where the
+                                    # hardware has native bf16, else float32; a run resumes in its own precision
 
     def __post_init__(self):
         problems = []
@@ -74,10 +77,12 @@ class TrainConfig:
         return name
 
     def differences(self, stored: dict) -> list[str]:
-        """Fields (but epochs, which a run may extend) where a stored configuration differs from this one."""
+        """Fields (but epochs, which a run may extend, and "auto" fields) where a stored configuration differs
+        from this one."""
         stored = {**VALUES_BEFORE_FIELD, **stored}
         return [f"{name}={stored[name]!r} (wanted {value!r})" for name, value in dataclasses.asdict(self).items()
-                if name != "epochs" and name in stored and stored[name] != value]
+                if name != "epochs" and name in stored and stored[name] != value
+                and not (name in AUTO_FIELDS and value == "auto")]
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
+from gmvae.quiet_import import tf
 
 from gmvae import metrics, runs
 from gmvae.config import TrainConfig

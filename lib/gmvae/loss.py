@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import tensorflow as tf
-import tensorflow_probability as tfp
+from gmvae.quiet_import import tf, tfp
 
 tfd = tfp.distributions
 

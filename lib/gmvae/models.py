@@ -38,10 +38,10 @@ from __future__ import annotations
 import functools
 import itertools
 
-import tensorflow as tf
-import tensorflow_probability as tfp
+from gmvae.quiet_import import tf, tfp
 
 from gmvae.config import TrainConfig
+from gmvae import machine
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -255,4 +255,8 @@ MODEL_CLASSES = {"m2": M2, "modified_m2": ModifiedM2, "gmvae": GMVAE, "m2_iaf": 
 
 
 def build_model(config: TrainConfig, x_dim: int = IMAGE_PIXELS) -> ClusteringVAE:
+    """The model of config; precision "auto" becomes the machine's choice (training resolves it first, so
+    that run.json records it)."""
+    if config.precision == "auto":
+        config = config.replace(precision=machine.auto_precision(tf)[0])
     return MODEL_CLASSES[config.model](config, x_dim)

@@ -17,6 +17,7 @@ import pandas as pd
 from gmvae import runs
 from gmvae.figures import MODEL_FIGURE_DATA
 from gmvae.parameters import NOTEBOOK_DIR, display_path, notebook_path, resolve_path, validate_parameters
+from gmvae.progress import ReproductionProgress
 
 # Every notebook, in the order they must run (04 draws from the logs 01-03 write; 05 trains two M2
 # variants and compares them with 01's M2).
@@ -122,7 +123,8 @@ def run_notebook(name: str, out, parameters: dict, *, kernel_name=DEFAULT_KERNEL
             # capturing those keeps them out of the executed copy, where they came and went between runs.
             pm.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name=kernel_name,
                                 cwd=str(notebook_dir), progress_bar=False, log_output=log_output,
-                                extra_arguments=["--IPKernelApp.capture_fd_output=False"])
+                                extra_arguments=["--IPKernelApp.capture_fd_output=False",
+                                                 "--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as e:
         first_line = next((l for l in (e.source or "").splitlines() if l.strip()), "").strip()
         # "In [n]" is how the executed copy labels the cell (papermill adds a banner cell pointing to it)
@@ -200,15 +202,16 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
                       results_dir=notebook_path(out), data_path=None if data_abs is None else notebook_path(data_abs))
     executed = []
     total = time.perf_counter()
-    print(f"reproduce: profile {profile!r} into {display_path(out)}; training progress is in "
-          f"{display_path(out / 'runs')}/<model>/seed<k>/log.csv "
-          f"(one row per epoch)", flush=True)
-    for i, name in enumerate(selected, 1):
-        print(f"[{i}/{len(selected)}] {name} (profile {profile}) ...", flush=True)
-        started = time.perf_counter()
-        executed.append(run_notebook(name, out, parameters, kernel_name=kernel_name, log_output=log_output,
-                                     progress=progress))
-        print(f"[{i}/{len(selected)}] {name} done in {time.perf_counter() - started:.1f} s -> {display_path(executed[-1])}", flush=True)
+    print(f"reproduce: profile {profile!r} into {display_path(out)}; each run's log is "
+          f"{display_path(out / 'runs')}/<model>/seed<k>/log.csv (one row per epoch)", flush=True)
+    with ReproductionProgress(profile, out, seeds, epochs) as line:
+        for i, name in enumerate(selected, 1):
+            line.write(f"[{i}/{len(selected)}] {name} (profile {profile}) ...")
+            started = time.perf_counter()
+            executed.append(run_notebook(name, out, parameters, kernel_name=kernel_name, log_output=log_output,
+                                         progress=progress))
+            line.write(f"[{i}/{len(selected)}] {name} done in {time.perf_counter() - started:.1f} s "
+                       f"-> {display_path(executed[-1])}")
     print(f"reproduce: {len(selected)} notebooks in {time.perf_counter() - total:.1f} s; figures in {display_path(out / 'figures')}")
     return executed
 

@@ -138,7 +138,8 @@ def load_profile_runs(profile, run_names, results_dir, *, seeds=None, epochs=Non
 
 
 # Runs kept from an earlier protocol, beside the current ones: folder under results_dir -> source label.
-KEPT_RUNS = {"shuffled_first_pass": "ours, shuffled first pass"}
+KEPT_RUNS = {"shuffled_first_pass": "ours, shuffled first pass", "mixed_bfloat16": "ours, mixed_bfloat16"}
+BFLOAT16_SOURCE = KEPT_RUNS["mixed_bfloat16"]  # the cpu profile in bfloat16, beside the float32 runs
 
 
 def load_kept_runs(results_dir, run_names) -> pd.DataFrame:

@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 
 from gmvae import runs
+from gmvae.agreement import agreement_markdown_table, agreement_table
 from gmvae.claims import claims_table
 from gmvae.fidelity import fidelity_markdown_table, fidelity_table
 from gmvae.parameters import resolve_path
+from gmvae.pipeline import BFLOAT16_SOURCE
 from gmvae.plots import label, model_order
 
 
@@ -59,7 +61,8 @@ def write_tables(df: pd.DataFrame, results_dir, original: pd.DataFrame | None = 
                  kept: pd.DataFrame | None = None) -> list[Path]:
     """Write into results_dir the claims table (claims.csv, .md), the per-run table (run_table.csv, .md) and,
     with ``original`` (gmvae.original.load_original_logs output), the fidelity table (fidelity.csv, .md) of
-    ``df`` and of ``kept`` (runs kept from an earlier protocol, pipeline.load_kept_runs); return the paths."""
+    ``df`` and of ``kept`` (runs kept beside the current ones, pipeline.load_kept_runs) and, if ``kept`` holds
+    bfloat16 runs, their agreement with ``df`` (precision.csv, .md); return the paths."""
     results_dir = resolve_path(results_dir)
     claims = claims_table(df, original)
     table = run_table(df)
@@ -75,6 +78,12 @@ def write_tables(df: pd.DataFrame, results_dir, original: pd.DataFrame | None = 
         sections = [f"## {source}\n\n" + markdown_table(fidelity_markdown_table(fidelity[fidelity["source"] == source]))
                     for source in dict.fromkeys(fidelity["source"])]
         texts["fidelity.md"] = FIDELITY_HEADER + "\n".join(sections)
+    bfloat16 = kept[kept["source"] == BFLOAT16_SOURCE] if kept is not None and len(kept) else None
+    if bfloat16 is not None and len(bfloat16):
+        agreement = agreement_table(df, bfloat16)
+        texts["precision.csv"] = agreement.to_csv(index=False, float_format="%.6g")
+        texts["precision.md"] = PRECISION_HEADER + markdown_table(
+            agreement_markdown_table(agreement, "float32", "mixed_bfloat16"))
     paths = []
     for name, text in texts.items():
         paths.append(results_dir / name)
@@ -92,5 +101,17 @@ unit of the last digit the original logged (it logged 3 significant digits: 1.03
 original's five-epoch means. One section per set of our runs: "ours" are the runs in `runs/`, the others
 runs kept from an earlier protocol (their folder's README says which). Written by notebook 04 and
 `python -m gmvae figures` from the logs.
+
+"""
+
+
+PRECISION_HEADER = """# The cpu profile in mixed_bfloat16 against float32
+
+Each run of `mixed_bfloat16/runs/` beside the float32 run of the same model and seed in `runs/` (same weights,
+batches and noise; bfloat16 matrix products): the test metric of each at epochs 10, 20 and 50, their absolute
+difference, and the difference between the two float32 GMVAE seeds at that epoch, the yardstick for "no larger
+than changing the seed". The "mean" rows average each over every epoch both reached; they carry the verdict
+(a single epoch's gap can be near zero where two curves cross). Written by notebook 04 and
+`python -m gmvae figures` from the logs (gmvae.agreement).
 
 """

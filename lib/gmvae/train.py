@@ -25,7 +25,6 @@ On resume the checkpoint is the truth: log rows past it (written before a kill) 
 from __future__ import annotations
 
 import dataclasses
-import os
 import platform
 import subprocess
 import time
@@ -33,11 +32,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import tensorflow as tf
-import tensorflow_probability as tfp
+from gmvae.quiet_import import tf, tfp
 from tqdm.auto import tqdm
 
-from gmvae import runs
+from gmvae import machine, runs
 from gmvae.config import TrainConfig
 from gmvae.data import MNIST, binarize, load_mnist
 from gmvae.evaluate import Scorer, latest_checkpoint
@@ -117,6 +115,19 @@ def make_optimizer(config: TrainConfig) -> tf.keras.optimizers.Adam:
     return tf.keras.optimizers.Adam(config.learning_rate, epsilon=config.adam_epsilon)
 
 
+def resolve_precision(config: TrainConfig, record: dict | None) -> tuple[TrainConfig, str]:
+    """config with precision "auto" made concrete, and why: a run that has begun keeps its own precision
+    (bfloat16 and float32 runs differ in their last bits, so a resumed run would not match an uninterrupted
+    one); a new run takes the machine's (gmvae.machine.auto_precision)."""
+    if config.precision != "auto":
+        return config, "as configured"
+    if record is not None:
+        return config.replace(precision=record["config"].get("precision", "float32")), \
+            "auto: the precision this run began in"
+    precision, reason = machine.auto_precision(tf)
+    return config.replace(precision=precision), f"auto: {reason}; --precision float32 to override"
+
+
 class RunMismatchError(ValueError):
     """The output folder holds a run of another configuration."""
 
@@ -169,8 +180,10 @@ def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.
                       data_path, progress: bool) -> pd.DataFrame:
     """The rest of train(), run while holding the folder's lock: restore the checkpoint, then train,
     writing log, checkpoint and record each epoch."""
-    record = {"config": dataclasses.asdict(config), "status": status, "provenance": provenance()}
     checkpoint_path = latest_checkpoint(out_dir)  # before anything heavy: a damaged one stops us here
+    config, why = resolve_precision(config, runs.read_record(out_dir))
+    print(f"{out_dir}: precision {config.precision} ({why}); {machine.describe(tf)['processor']}", flush=True)
+    record = {"config": dataclasses.asdict(config), "status": status, "provenance": provenance()}
     tf.config.experimental.enable_op_determinism()
     data = data if data is not None else load_mnist(data_path)
     model = build_model(config)
@@ -258,7 +271,7 @@ def provenance() -> dict:
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "tensorflow_probability": tfp.__version__,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, GPUs: {len(tf.config.list_physical_devices('GPU'))}",
+        "machine": machine.describe(tf),
     }
 
 
