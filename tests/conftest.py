@@ -42,6 +42,13 @@ def auto_precision_is_float32():
     on its own). Subprocesses that must match an in-process run set the precision explicitly."""
     from gmvae import machine
 
+    real = machine.auto_precision
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(machine, "auto_precision", lambda tf: ("float32", "the tests' default"))
-        yield
+        yield real
+
+
+@pytest.fixture
+def machine_auto_precision(auto_precision_is_float32):
+    """gmvae.machine.auto_precision as it is outside the tests."""
+    return auto_precision_is_float32

@@ -29,6 +29,16 @@ def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
     assert len(error_lines) == 1 and message in error_lines[0]
 
 
+@pytest.mark.parametrize("command", [["train", "--out", "x"], ["reproduce"], ["bench"]])
+def test_a_bad_gmvae_precision_gives_one_line_and_exit_2(command, monkeypatch, capsys):
+    monkeypatch.setenv("GMVAE_PRECISION", "float16")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(command)
+    assert exit_info.value.code == 2
+    error_lines = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(error_lines) == 1 and "GMVAE_PRECISION='float16': use one of float32, mixed_bfloat16" in error_lines[0]
+
+
 def test_missing_data_file_is_named(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "--out", str(tmp_path / "run"), "--data", str(tmp_path / "nope.npz")])

@@ -41,8 +41,8 @@ def write_run(results_dir, run_name, seed, log, nan_epoch=None, epochs=None):
     d = runs.run_dir(results_dir, run_name, seed)
     runs.write_log(d, log)
     model = "modified_m2" if run_name.startswith("modified_m2") else run_name
-    config = TrainConfig(model=model, seed=seed, epochs=epochs or int(log["epoch"].max()))
-    runs.write_record(d, {"config": dataclasses.asdict(config),
+    config = TrainConfig(model=model, seed=seed, epochs=epochs or int(log["epoch"].max()), precision="float32")
+    runs.write_record(d, {"config": dataclasses.asdict(config),  # as training writes it: a concrete precision
                           "status": {"completed_epochs": int(log["epoch"].max()), "nan_epoch": nan_epoch,
                                      "finished": True, "train_seconds": 1.0}})
     return d
@@ -431,7 +431,7 @@ def test_no_original_counterpart_and_ragged_original_logs_still_draw(results):
 def test_training_record_prints_the_log_as_training_does(results):
     text = pipeline.training_record([runs.run_dir(results, "modified_m2", 0), results / "runs" / "none" / "seed0"])
     lines = text.splitlines()
-    assert lines[0].startswith("modified_m2 seed 0: ") and lines[0].endswith("12 epochs")
+    assert lines[0].startswith("modified_m2 seed 0: ") and lines[0].endswith("12 epochs in float32")
     assert lines[1].startswith("modified_m2 seed 0 epoch 1/20: test loss ")
     assert lines[-2] == "modified_m2 seed 0: the loss became non-finite in epoch 12"
     assert lines[-1].endswith("no log")

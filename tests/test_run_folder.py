@@ -132,17 +132,17 @@ HOLDER_SCRIPT = textwrap.dedent("""
     from gmvae import train as train_module
     from test_train import TINY, synthetic_mnist
 
-    real_step = train_module.make_train_step
+    real_epoch = train_module.make_train_epoch
 
-    def slow_step(*args):
-        step = real_step(*args)
+    def slow_epoch(step):
+        train_epoch = real_epoch(step)
 
-        def slowly(*step_args):
-            time.sleep({seconds_per_step})
-            return step(*step_args)
+        def slowly(indices, seeds):
+            time.sleep({seconds_per_step} * len(indices))
+            return train_epoch(indices, seeds)
         return slowly
 
-    train_module.make_train_step = slow_step
+    train_module.make_train_epoch = slow_epoch
     train_module.train(TINY.replace(epochs={epochs}), {out!r}, data=synthetic_mnist(), progress=False)
     print("finished at", time.time())
 """)

@@ -218,18 +218,48 @@ def test_the_train_step_with_eta_zero_has_other_gradients_for_q_y_and_the_same_f
             np.testing.assert_array_equal(one, zero, err_msg=v.name)
 
 
-def test_non_finite_loss_stops_cleanly_and_keeps_the_last_finite_checkpoint(tmp_path, monkeypatch):
-    real_step = train_module.make_train_step
+def test_the_epoch_loop_stops_after_the_first_non_finite_objective_and_runs_no_step_past_it():
+    steps_run = tf.Variable(0)
 
-    def step_that_breaks_in_epoch_3(*args):
-        step, calls = real_step(*args), []
+    @tf.function
+    def step(indices, seeds):
+        steps_run.assign_add(1)
+        return tf.where(indices[0] == 7, np.nan, tf.cast(indices[0], tf.float32))
+
+    train_epoch = train_module.make_train_epoch(step)
+    seeds = np.zeros([5, 2, 2], np.int32)
+    np.testing.assert_array_equal(train_epoch(np.arange(5)[:, None], seeds), [0, 1, 2, 3, 4])
+    objectives = train_epoch(np.array([[3], [7], [5], [6], [8]]), seeds).numpy()
+    assert objectives[0] == 3 and np.isnan(objectives[1]) and len(objectives) == 2
+    assert int(steps_run.numpy()) == 5 + 2
+
+
+def test_an_epoch_in_one_loop_gives_the_weights_of_a_call_per_step_bit_for_bit():
+    config, data = TINY, synthetic_mnist()
+    train_x = tf.constant(data.train_x)
+    models = [build_model(config) for _ in range(2)]
+    steps = [make_train_step(m, train_module.make_optimizer(config), train_x, config) for m in models]
+    indices, seeds = batch_indices(config, 1, len(data.train_x)), train_module.step_seeds(config, 1)
+    looped = train_module.make_train_epoch(steps[0])(indices, seeds).numpy()
+    stepped = [float(steps[1](i, s)) for i, s in zip(indices, seeds)]
+    np.testing.assert_array_equal(looped, stepped)
+    for a, b in zip(models[0].trainable_variables, models[1].trainable_variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_non_finite_loss_stops_cleanly_and_keeps_the_last_finite_checkpoint(tmp_path, monkeypatch):
+    real_epoch = train_module.make_train_epoch
+
+    def epoch_that_breaks_in_epoch_3(step):
+        train_epoch, calls = real_epoch(step), []
 
         def wrapped(indices, seeds):
             calls.append(1)
-            return float("nan") if len(calls) > 2 * TINY.iters_per_epoch + 1 else step(indices, seeds)
+            objectives = train_epoch(indices, seeds)
+            return tf.concat([objectives[:1], [np.nan]], 0) if len(calls) == 3 else objectives
         return wrapped
 
-    monkeypatch.setattr(train_module, "make_train_step", step_that_breaks_in_epoch_3)
+    monkeypatch.setattr(train_module, "make_train_epoch", epoch_that_breaks_in_epoch_3)
     log = train(TINY.replace(epochs=5), tmp_path, data=synthetic_mnist(), progress=False)
     assert list(log["epoch"]) == [1, 2, 3]
     assert log.loc[:1, "test_loss"].notna().all() and np.isnan(log.loc[2, "test_loss"])

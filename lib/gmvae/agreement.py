@@ -22,8 +22,8 @@ COLUMNS = ["run_name", "seed", "metric", "epoch", "reference", "other", "differe
 
 
 def _curve(df: pd.DataFrame, run_name: str, seed: int, column: str) -> pd.Series:
-    rows = df[(df["run_name"] == run_name) & (df["seed"] == seed)]
-    return rows.set_index("epoch")[column].where(np.isfinite(rows.set_index("epoch")[column]))
+    curve = df[(df["run_name"] == run_name) & (df["seed"] == seed)].set_index("epoch")[column]
+    return curve.where(np.isfinite(curve))
 
 
 def seed_gap(reference: pd.DataFrame, column: str, run_name: str = "gmvae", seeds=(0, 1)) -> pd.Series:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
-from gmvae.quiet_import import tf, tfp
-
 from gmvae.data import binarize
 from gmvae.models import M2, ClusteringVAE, ConcatDense, ModifiedM2
+from gmvae.quiet_import import tf, tfp
 
 tfd = tfp.distributions
 

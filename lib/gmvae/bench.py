@@ -2,7 +2,8 @@
 
 For each model, in one process, with the same weights and inputs, it measures:
 
-* ms_per_step: the project's step (gmvae.train.make_train_step), called as the training loop calls it;
+* ms_per_step: the project's step (gmvae.train.make_train_step), run as the training loop runs it (an
+  epoch's steps in one compiled loop, gmvae.train.make_train_epoch);
 * baseline_ms_per_step: the straightforward port in gmvae.baseline_step (K components in a Python loop,
   always float32), for the original's three models (null for m2_iaf, whose flow it never had);
 * matmul_gflops: the machine's dense matmul rate (one large square matmul) in the step's compute dtype;
@@ -14,11 +15,14 @@ multiplies analytically (tests/test_baseline_step.py checks the count against th
 bound_ms_per_step = gflop_per_step / matmul_gflops is what the step would take if it were nothing but
 matmuls at the large-matmul rate, and ratio_to_bound says how far the step is from that.
 
-Expected on 2 idle cores without AVX-512 (GMVAE, K = 10, batch 100, float32): about 83 ms per step
-against about 150 ms for the baseline (1.6-1.9x), 6.6 against 8.1 GFLOP, a bound of about 72 ms at
-about 90 GFLOP/s, so a ratio of 1.1-1.3; an epoch about 47 s. mixed_bfloat16 is slower there (about
-100 ms): without AVX512-BF16 a bf16 matmul is no faster than a float32 one. Timings vary by some 10 %
-from run to run, and much more when other processes share the cores (load_average_1min tells).
+Expected (GMVAE, K = 10, batch 100, 2 idle cores): on an AMD EPYC with AVX-512 and BF16 (Zen 5), about 25 ms
+per float32 step against 39 ms for the baseline (1.6x), a bound of 14 ms at about 470 GFLOP/s (ratio 1.7), an
+epoch about 14 s; mixed_bfloat16 about 17.5 ms (bound 7.4 ms at about 890 GFLOP/s), an epoch about 10 s. On
+an AVX2 processor without AVX-512, about 83 ms per float32 step against 150 ms for the baseline, a ratio to
+the bound of 1.1-1.3, an epoch about 47 s; there mixed_bfloat16 is slower than float32 (about 100 ms), as
+bfloat16 is not native. Timings vary by some 10 % from run to run, and much more when other processes share
+the cores (load_average_1min tells). --breakdown adds the step's parts timed alone (matmuls at the step's
+shapes, the Bernoulli likelihood, the rest; README.md has a table).
 One JSON line per model, (K, batch size) and precision, naming the processor.
 """
 
@@ -31,15 +35,16 @@ import sys
 import time
 
 import numpy as np
-from gmvae.quiet_import import tf
 
-from gmvae.config import MODELS, PRECISIONS, TrainConfig
-from gmvae.data import MNIST, load_mnist
-from gmvae.evaluate import Scorer
 from gmvae import machine
-from gmvae.models import FLOW_HIDDEN, FLOW_STEPS, IMAGE_PIXELS, build_model
 from gmvae.baseline_step import PORTED_MODELS, make_baseline_step
-from gmvae.train import _evaluate, batch_indices, make_optimizer, make_train_step, step_seeds
+from gmvae.config import MODELS, PRECISIONS, TrainConfig
+from gmvae.data import MNIST, binarize, load_mnist
+from gmvae.evaluate import Scorer
+from gmvae.models import FLOW_HIDDEN, FLOW_STEPS, IMAGE_PIXELS, build_model
+from gmvae.quiet_import import tf
+from gmvae.train import (_evaluate, batch_indices, make_optimizer, make_train_epoch, make_train_step, step_seeds,
+                         training_objective)
 
 
 def parse_args(argv) -> argparse.Namespace:
@@ -56,6 +61,8 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--matmul-size", type=int, default=2048, help="n of the n x n x n matmul giving the machine's rate")
     parser.add_argument("--eval-size", type=int, default=10_000, help="train and test images scored per epoch")
     parser.add_argument("--synthetic", action="store_true", help="random images instead of MNIST (for tests)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the step's parts alone: forward, gradients, matmuls, Bernoulli likelihood")
     return parser.parse_args(argv)
 
 
@@ -119,13 +126,82 @@ def _matmul_timer(size: int, dtype):
 
 
 def _step_timer(step, indices: np.ndarray, seeds: np.ndarray):
+    """Seconds per step of a step function called once per batch, reading every loss (the baseline)."""
     def seconds():
         started = time.perf_counter()
         for batch, seed in zip(indices, seeds):
-            float(step(batch, seed))  # as the training loop does, which checks every loss
+            float(step(batch, seed))
         return (time.perf_counter() - started) / len(indices)
 
     return seconds
+
+
+def _epoch_timer(train_epoch, indices: np.ndarray, seeds: np.ndarray):
+    """Seconds per step of the training loop's compiled epoch over all the batches."""
+    def seconds():
+        started = time.perf_counter()
+        train_epoch(indices, seeds).numpy()
+        return (time.perf_counter() - started) / len(indices)
+
+    return seconds
+
+
+def _function_timer(function, steps: int):
+    def seconds():
+        started = time.perf_counter()
+        for _ in range(steps):
+            float(function())
+        return (time.perf_counter() - started) / steps
+
+    return seconds
+
+
+def _breakdown_timers(model, config: TrainConfig, train_x, indices, seeds) -> dict:
+    """Timers of the step's parts, each alone: the forward pass (batch and objective), the forward and
+    backward pass (no update), every matmul of step_gflop at its shape (forward and backward, random
+    inputs), and the Bernoulli log-likelihood over [K, B, 784] with its gradient."""
+    variables = model.trainable_variables
+    batch, seed = indices[0], seeds[0]
+
+    @tf.function
+    def forward():
+        x = binarize(tf.gather(train_x, batch), seed[0])
+        return training_objective(model, x, seed[1], config.kl_y_weight)
+
+    @tf.function
+    def forward_backward():
+        with tf.GradientTape() as tape:
+            objective = forward()
+        return objective + tf.add_n([tf.reduce_sum(g) for g in tape.gradient(objective, variables)])
+
+    dtype = model.compute_dtype
+    operands = [(tf.cast(tf.random.stateless_uniform([m, n], [i, 0]), dtype),
+                 tf.cast(tf.random.stateless_uniform([n, u], [i, 1]), dtype),
+                 tf.cast(tf.random.stateless_uniform([m, u], [i, 2]), dtype), grad)
+                for i, (m, n, u, grad) in enumerate(_matmuls(config, int(train_x.shape[1])))]
+
+    @tf.function
+    def matmuls():
+        total = tf.constant(0.0, dtype)
+        for a, w, upstream, needs_input_gradient in operands:
+            total += tf.matmul(a, w)[0, 0] + tf.matmul(a, upstream, transpose_a=True)[0, 0]   # forward, dW
+            if needs_input_gradient:
+                total += tf.matmul(upstream, w, transpose_b=True)[0, 0]                      # dA
+        return total
+
+    x = tf.cast(tf.gather(train_x, batch) > 0.5, tf.float32)
+    logits = tf.random.stateless_normal([config.k, config.batch_size, int(train_x.shape[1])], [7, 7])
+
+    @tf.function
+    def bernoulli():
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            log_likelihood = tf.reduce_sum(model._bernoulli(logits).log_prob(x))
+        return log_likelihood + tf.reduce_sum(tape.gradient(log_likelihood, logits)[0, 0])
+
+    steps = len(indices)
+    return {name: _function_timer(f, steps) for name, f in
+            {"forward": forward, "forward_backward": forward_backward, "matmuls": matmuls, "bernoulli": bernoulli}.items()}
 
 
 def _median_in_turn(timers: dict, repeats: int) -> dict:
@@ -157,10 +233,13 @@ def bench_one(config: TrainConfig, data: MNIST, args) -> dict:
     indices, seeds = batch_indices(timed, 1, len(data.train_x)), step_seeds(timed, 1)
     compute_dtype = model.compute_dtype
     ported = config.model in PORTED_MODELS
-    timers = {"step": _step_timer(make_train_step(model, optimizers[0], train_x, config), indices, seeds)}
+    train_epoch = make_train_epoch(make_train_step(model, optimizers[0], train_x, config))
+    timers = {"step": _epoch_timer(train_epoch, indices, seeds)}
     if ported:
         timers["baseline"] = _step_timer(make_baseline_step(model, optimizers[1], train_x), indices, seeds)
     timers["matmul"] = _matmul_timer(args.matmul_size, compute_dtype)
+    if args.breakdown:
+        timers.update(_breakdown_timers(model, config, train_x, indices, seeds))
     seconds = _median_in_turn(timers, args.repeats)
 
     scorer = Scorer(model)
@@ -187,6 +266,12 @@ def bench_one(config: TrainConfig, data: MNIST, args) -> dict:
         "epoch_seconds": config.iters_per_epoch * seconds["step"] + evaluation_seconds,
         "load_average_1min": os.getloadavg()[0],
     }.items()})
+    if args.breakdown:  # ms of each part alone, and what they leave of the step
+        parts = {name: 1e3 * seconds[name] for name in ("forward", "forward_backward", "matmuls", "bernoulli")}
+        parts["backward"] = parts["forward_backward"] - parts["forward"]
+        parts["update_and_rest"] = 1e3 * seconds["step"] - parts["forward_backward"]
+        parts["other_forward_backward"] = parts["forward_backward"] - parts["matmuls"] - parts["bernoulli"]
+        line["breakdown_ms"] = {name: float(f"{value:.3g}") for name, value in parts.items()}
     line["processor"] = machine.cpu_name_and_flags()[0]
     return line
 

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from gmvae.config import DECODER_FIRST, FIRST_PASSES, MODELS, PRECISIONS, TrainConfig
+from gmvae.machine import precision_override
 from gmvae.profiles import PROFILES
 
 _CHOICES = {"model": MODELS, "decoder_first": DECODER_FIRST, "precision": PRECISIONS, "first_pass": FIRST_PASSES}
@@ -93,6 +94,10 @@ def main(argv=None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "bench":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        precision_override()
+    except ValueError as error:
+        parser.error(str(error))
     if args.command == "train":
         config = _train_config(parser, args)
         _writable_folder(parser, args.out, "--out")

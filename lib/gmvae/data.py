@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from gmvae.quiet_import import tf
 from tqdm import tqdm
+
+from gmvae.quiet_import import tf
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from gmvae.quiet_import import tf
 
 from gmvae import metrics, runs
 from gmvae.config import TrainConfig
 from gmvae.data import binarize
 from gmvae.loss import every_category, negative_elbo
 from gmvae.models import ClusteringVAE, build_model
+from gmvae.quiet_import import tf
 
 
 class Scorer:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from gmvae.quiet_import import tf, tfp
 
+
 tfd = tfp.distributions
 
 

@@ -11,6 +11,8 @@ import os
 import platform
 from pathlib import Path
 
+PRECISION_VARIABLE = "GMVAE_PRECISION"  # overrides the machine's choice for every "auto" run
+CONCRETE_PRECISIONS = ("float32", "mixed_bfloat16")
 NATIVE_BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
 # Flags worth recording beside a timing: they decide which kernels oneDNN runs.
 REPORTED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
@@ -55,8 +57,21 @@ def precision_for(cpu_flags: set[str], gpu_native: bool | None) -> tuple[str, st
     return "float32", "the processor has no native bfloat16 (neither avx512_bf16 nor amx_bf16)"
 
 
+def precision_override() -> str | None:
+    """$GMVAE_PRECISION, checked; None if unset."""
+    chosen = os.environ.get(PRECISION_VARIABLE)
+    if chosen and chosen not in CONCRETE_PRECISIONS:
+        raise ValueError(f"{PRECISION_VARIABLE}={chosen!r}: use one of {', '.join(CONCRETE_PRECISIONS)}, "
+                         "or unset it to let the machine choose")
+    return chosen or None
+
+
 def auto_precision(tf) -> tuple[str, str]:
-    """precision_for this machine."""
+    """What "auto" means here: $GMVAE_PRECISION if set (so that `make reproduce` and the notebooks can be told),
+    else precision_for this machine."""
+    chosen = precision_override()
+    if chosen:
+        return chosen, f"{PRECISION_VARIABLE}={chosen}"
     return precision_for(cpu_name_and_flags()[1], gpu_has_native_bfloat16(tf))
 
 

@@ -38,10 +38,9 @@ from __future__ import annotations
 import functools
 import itertools
 
-from gmvae.quiet_import import tf, tfp
-
-from gmvae.config import TrainConfig
 from gmvae import machine
+from gmvae.config import TrainConfig
+from gmvae.quiet_import import tf, tfp
 
 tfb = tfp.bijectors
 tfd = tfp.distributions

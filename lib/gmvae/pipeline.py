@@ -113,7 +113,7 @@ def training_record(run_dirs) -> str:
         last = int(log["epoch"].max())
         shown = log if len(log) <= RECORD_ALL_EPOCHS else log[(log["epoch"] <= 10) | (log["epoch"] % 10 == 0)
                                                               | (log["epoch"] == last)]
-        lines.append(f"{config.run_name} seed {config.seed}: {display_path(d)}/log.csv, {len(log)} epochs"
+        lines.append(f"{config.run_name} seed {config.seed}: {display_path(d)}/log.csv, {len(log)} epochs in {config.precision}"
                      + ("" if len(shown) == len(log) else " (every tenth shown)"))
         lines += [runs.epoch_line(config, row) for _, row in shown.iterrows()]
         nan_epoch = (record.get("status") or {}).get("nan_epoch")

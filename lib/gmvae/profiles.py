@@ -2,8 +2,9 @@
 
 * ``smoke``: seconds per model; a few iterations with evaluation on small subsets. For tests and CI.
 * ``cpu``:   every claim of the post at a shorter horizon (50 epochs), then two M2 variants the post leaves
-             open (a flow posterior, eta = 0): about 76 minutes of training on 2 AVX-512 cores, 2.6 hours
-             for the first four runs on 2 AVX2 cores (README.md).
+             open (a flow posterior, eta = 0): `make reproduce` took 59.5 minutes on 2 cores with
+             avx512_bf16 (precision auto = mixed_bfloat16); 2.6 hours for the first four runs in float32
+             on 2 AVX2 cores (README.md).
 * ``blog``:  the post's 1000-epoch schedule and replicate counts. A GPU job.
 """
 
@@ -53,7 +54,7 @@ PROFILES = {
     "cpu": Profile(
         name="cpu",
         description="the post's claims at 50 epochs: M2 x1, modified M2 x1, GMVAE x2, then M2 with a flow posterior "
-                    "x1 and M2 with eta = 0 x1 (about 76 minutes of training on 2 AVX-512 cores; see README.md)",
+                    "x1 and M2 with eta = 0 x1 (about an hour on 2 cores with avx512_bf16; see README.md)",
         seeds={"m2": (0,), "modified_m2": (0,), "gmvae": (0, 1), "m2_iaf": (0,), "m2_eta0": (0,)},
         base=TrainConfig(epochs=50),
         variants=_VARIANTS,

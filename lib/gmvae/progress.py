@@ -93,7 +93,7 @@ class ReproductionProgress:
         self.runs = profile_runs(profile, results_dir, seeds, epochs)
         for run in self.runs:
             read_progress(run)
-            run.done_at_start = run.done
+            run.done_at_start, run.new_epoch_seconds = run.done, ()
         self.poll_seconds, self.log_every = poll_seconds, log_every
         self.file = file if file is not None else sys.stderr
         self.active = any(not r.stopped and r.done < r.epochs for r in self.runs)

@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from gmvae.quiet_import import tf, tfp
 from tqdm.auto import tqdm
 
 from gmvae import machine, runs
@@ -41,6 +40,7 @@ from gmvae.data import MNIST, binarize, load_mnist
 from gmvae.evaluate import Scorer, latest_checkpoint
 from gmvae.loss import negative_elbo
 from gmvae.models import build_model
+from gmvae.quiet_import import tf, tfp
 
 # Independent random streams, each np.random.default_rng([seed, STREAM, ...]).
 _DATA_ORDER, _STEP_NOISE, _EVALUATION = 0, 1, 2
@@ -107,6 +107,26 @@ def make_train_step(model, optimizer, train_x: tf.Tensor, config: TrainConfig):
         return objective
 
     return train_step
+
+
+def make_train_epoch(train_step):
+    """All steps of an epoch in one call: `train_epoch(indices [S, B], seeds [S, 2, 2]) -> objectives`, stopping
+    after the first non-finite objective (which is the last one returned).
+
+    One compiled loop instead of a Python call per step: the same operations, so the same weights bit for bit,
+    1.7 ms sooner per GMVAE step of 26.6 ms (float32, 2 AVX-512 cores, README.md).
+    """
+    @tf.function
+    def train_epoch(indices, seeds):
+        objectives = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+        for i in tf.range(tf.shape(indices)[0]):
+            objective = train_step(indices[i], seeds[i])
+            objectives = objectives.write(i, objective)
+            if not tf.math.is_finite(objective):
+                break
+        return objectives.stack()
+
+    return train_epoch
 
 
 def make_optimizer(config: TrainConfig) -> tf.keras.optimizers.Adam:
@@ -204,20 +224,16 @@ def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.
     runs.write_record(out_dir, record)
 
     train_x = tf.constant(data.train_x)
-    train_step = make_train_step(model, optimizer, train_x, config)
+    train_epoch = make_train_epoch(make_train_step(model, optimizer, train_x, config))
     scorer = Scorer(model)
     bar = tqdm(total=(config.epochs - start) * config.iters_per_epoch, disable=not progress,
                desc=f"{config.run_name} seed {config.seed}", unit="step", dynamic_ncols=True)
     for epoch in range(start + 1, config.epochs + 1):
         began = time.perf_counter()
-        losses = []
-        for indices, seeds in zip(batch_indices(config, epoch, len(train_x)), step_seeds(config, epoch)):
-            losses.append(float(train_step(indices, seeds)))
-            bar.update()
-            if not np.isfinite(losses[-1]):
-                break
+        objectives = train_epoch(batch_indices(config, epoch, len(train_x)), step_seeds(config, epoch)).numpy()
+        bar.update(len(objectives))
         row = {"epoch": epoch}
-        if np.all(np.isfinite(losses)):
+        if np.all(np.isfinite(objectives)):
             row.update(_evaluate(scorer, data, config, epoch))
         finite = np.isfinite(row.get("test_loss", np.nan)) and np.isfinite(row.get("train_loss", np.nan))
         row["seconds"] = time.perf_counter() - began

@@ -1,0 +1,55 @@
+"""The one progress line of a whole reproduction, read from the run folders of a profile."""
+
+import io
+import time
+
+import pandas as pd
+import pytest
+
+from gmvae import progress, runs
+
+
+def write_run(results, run_name, seed, seconds, precision="mixed_bfloat16", nan_epoch=None):
+    folder = runs.run_dir(results, run_name, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    log = pd.DataFrame({"epoch": range(1, len(seconds) + 1), "test_loss": 100.0, "seconds": seconds})
+    runs.write_log(folder, log.reindex(columns=runs.LOG_COLUMNS))
+    runs.write_record(folder, {"config": {"precision": precision},
+                               "status": {"completed_epochs": len(seconds), "nan_epoch": nan_epoch}})
+
+
+def test_the_line_names_the_run_and_epoch_and_estimates_from_epoch_times_measured_now(tmp_path):
+    write_run(tmp_path, "m2", 0, [9.0, 9.0, 9.0])  # trained before: its times are not this reproduction's
+    line = progress.ReproductionProgress("smoke", tmp_path, epochs=3)
+    assert [(r.name, r.done) for r in line.runs] == [("m2", 3), ("modified_m2", 0), ("gmvae", 0), ("m2_iaf", 0),
+                                                    ("m2_eta0", 0)]
+    assert progress.status_line(line.runs) == ("run 2 of 5: modified_m2 seed 0, epoch 1 of 3; "
+                                               "time left known after the first epoch")
+    write_run(tmp_path, "modified_m2", 0, [30.0, 40.0])
+    line._update()
+    # modified M2: 1 epoch at its own median (35 s); the three runs not begun: 3 epochs each at the median of
+    # every epoch measured now (35 s); m2 is done
+    assert progress.seconds_left(line.runs) == pytest.approx(35 + 9 * 35)
+    assert progress.status_line(line.runs) == ("run 2 of 5: modified_m2 seed 0 (mixed_bfloat16), epoch 3 of 3; "
+                                               "about 6 min of training left")
+
+
+def test_a_run_stopped_at_nan_counts_as_done(tmp_path):
+    for name in ("m2", "modified_m2", "gmvae", "m2_iaf"):
+        write_run(tmp_path, name, 0, [1.0, 1.0])
+    write_run(tmp_path, "m2_eta0", 0, [1.0], nan_epoch=1)
+    line = progress.ReproductionProgress("smoke", tmp_path)  # smoke: 2 epochs
+    assert not line.active
+    assert progress.status_line(line.runs) == "all 5 runs trained"
+
+
+def test_away_from_a_terminal_it_prints_a_line_every_interval(tmp_path):
+    out = io.StringIO()
+    with progress.ReproductionProgress("smoke", tmp_path, poll_seconds=0.05, log_every=0.0, file=out) as line:
+        time.sleep(0.3)
+        write_run(tmp_path, "m2", 0, [2.0])
+        time.sleep(0.3)
+        line.write("a notebook finished")
+    printed = out.getvalue().splitlines()
+    assert printed[0] == "reproduce: run 1 of 5: m2 seed 0, epoch 1 of 2; time left known after the first epoch"
+    assert printed[-1] == "reproduce: run 1 of 5: m2 seed 0 (mixed_bfloat16), epoch 2 of 2; about 18 s of training left"
