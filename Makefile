@@ -31,7 +31,7 @@ venv: $(STAMP) ## create .venv (python3.11) with the pinned requirements and the
 test: venv ## run the tests, including a smoke run of every notebook (needs GMVAE_MNIST or the cache)
 	$(PY) -m pytest
 
-reproduce: venv ## run every notebook with papermill for PROFILE; executed copies in results/executed/
+reproduce: venv ## run every notebook with papermill for PROFILE; executed copies in results/executed/; GMVAE_PRECISION=float32 overrides precision auto
 	$(PY) -m gmvae reproduce --profile $(PROFILE) --out $(RESULTS)
 
 figures: venv ## redraw every figure and table in results/ from the committed logs and figure data, without training

@@ -83,7 +83,7 @@ def write_tables(df: pd.DataFrame, results_dir, original: pd.DataFrame | None = 
         agreement = agreement_table(df, bfloat16)
         texts["precision.csv"] = agreement.to_csv(index=False, float_format="%.6g")
         texts["precision.md"] = PRECISION_HEADER + markdown_table(
-            agreement_markdown_table(agreement, "float32", "mixed_bfloat16"))
+            agreement_markdown_table(agreement, "runs/", "mixed_bfloat16/"))
     paths = []
     for name, text in texts.items():
         paths.append(results_dir / name)
@@ -107,10 +107,10 @@ runs kept from an earlier protocol (their folder's README says which). Written b
 
 PRECISION_HEADER = """# The cpu profile in mixed_bfloat16 against float32
 
-Each run of `mixed_bfloat16/runs/` beside the float32 run of the same model and seed in `runs/` (same weights,
-batches and noise; bfloat16 matrix products): the test metric of each at epochs 10, 20 and 50, their absolute
-difference, and the difference between the two float32 GMVAE seeds at that epoch, the yardstick for "no larger
-than changing the seed". The "mean" rows average each over every epoch both reached; they carry the verdict
+Each run of `mixed_bfloat16/runs/` beside the run of the same model and seed in `runs/` (in this repository's
+results, float32: same weights, batches and noise, float32 matrix products): the test metric of each at epochs
+10, 20 and 50, their absolute difference, and the difference between the two GMVAE seeds of `runs/` at that
+epoch, the yardstick for "no larger than changing the seed". The "mean" rows average each over every epoch both reached; they carry the verdict
 (a single epoch's gap can be near zero where two curves cross). Written by notebook 04 and
 `python -m gmvae figures` from the logs (gmvae.agreement).
 
