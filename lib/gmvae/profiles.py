@@ -2,9 +2,9 @@
 
 * ``smoke``: seconds per model; a few iterations with evaluation on small subsets. For tests and CI.
 * ``cpu``:   every claim of the post at a shorter horizon (50 epochs), then two M2 variants the post leaves
-             open (a flow posterior, eta = 0): `make reproduce` took 59.5 minutes on 2 cores with
-             avx512_bf16 (precision auto = mixed_bfloat16); 2.6 hours for the first four runs in float32
-             on 2 AVX2 cores (README.md).
+             open (a flow posterior, eta = 0): `make reproduce` took 55 minutes on 2 AMD EPYC cores with
+             avx512_bf16 (precision auto = mixed_bfloat16), 72 minutes there in float32; 2.6 hours for the
+             first four runs in float32 on 2 AVX2 cores, with older code (README.md).
 * ``blog``:  the post's 1000-epoch schedule and replicate counts. A GPU job.
 """
 
