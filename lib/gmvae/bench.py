@@ -16,7 +16,7 @@ bound_ms_per_step = gflop_per_step / matmul_gflops is what the step would take i
 matmuls at the large-matmul rate, and ratio_to_bound says how far the step is from that.
 
 Expected (GMVAE, K = 10, batch 100, 2 idle cores): on an AMD EPYC with AVX-512 and BF16 (Zen 5), about 25 ms
-per float32 step against 39 ms for the baseline (1.6x), a bound of 14 ms at about 470 GFLOP/s (ratio 1.7), an
+per float32 step against 37-39 ms for the baseline (1.5-1.6x), a bound of 14 ms at about 470 GFLOP/s (ratio 1.7), an
 epoch about 14 s; mixed_bfloat16 about 17.5 ms (bound 7.4 ms at about 890 GFLOP/s), an epoch about 10 s. On
 an AVX2 processor without AVX-512, about 83 ms per float32 step against 150 ms for the baseline, a ratio to
 the bound of 1.1-1.3, an epoch about 47 s; there mixed_bfloat16 is slower than float32 (about 100 ms), as

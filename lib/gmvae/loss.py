@@ -16,7 +16,6 @@ from typing import NamedTuple
 
 from gmvae.quiet_import import tf, tfp
 
-
 tfd = tfp.distributions
 
 
