@@ -53,7 +53,11 @@ def test_one_fast_step_and_one_baseline_step_agree():
     train_x = tf.constant(np.random.default_rng(0).random((20, X_DIM)), tf.float32)
     indices, seeds = np.arange(BATCH), np.array([[1, 2], [3, 4]], np.int32)
     results = []
-    for make_step in (lambda *a: make_train_step(*a, config), make_baseline_step):
+    def fast_step(*args):
+        step = make_train_step(*args, config)
+        return lambda *inputs: step(*inputs)[0]
+
+    for make_step in (fast_step, make_baseline_step):
         model = build_model(config, x_dim=X_DIM)  # the same seed: the same initial weights
         optimizer = make_optimizer(config)
         optimizer.build(model.trainable_variables)

@@ -224,13 +224,17 @@ def test_the_epoch_loop_stops_after_the_first_non_finite_objective_and_runs_no_s
     @tf.function
     def step(indices, seeds):
         steps_run.assign_add(1)
-        return tf.where(indices[0] == 7, np.nan, tf.cast(indices[0], tf.float32))
+        index = tf.cast(indices[0], tf.float32)
+        return tf.where(indices[0] == 7, np.nan, index), 10 * index
 
     train_epoch = train_module.make_train_epoch(step)
     seeds = np.zeros([5, 2, 2], np.int32)
-    np.testing.assert_array_equal(train_epoch(np.arange(5)[:, None], seeds), [0, 1, 2, 3, 4])
-    objectives = train_epoch(np.array([[3], [7], [5], [6], [8]]), seeds).numpy()
+    objectives, gradient_norms = train_epoch(np.arange(5)[:, None], seeds)
+    np.testing.assert_array_equal(objectives, [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(gradient_norms, [0, 10, 20, 30, 40])
+    objectives, gradient_norms = (t.numpy() for t in train_epoch(np.array([[3], [7], [5], [6], [8]]), seeds))
     assert objectives[0] == 3 and np.isnan(objectives[1]) and len(objectives) == 2
+    np.testing.assert_array_equal(gradient_norms, [30, 70])
     assert int(steps_run.numpy()) == 5 + 2
 
 
@@ -240,8 +244,8 @@ def test_an_epoch_in_one_loop_gives_the_weights_of_a_call_per_step_bit_for_bit()
     models = [build_model(config) for _ in range(2)]
     steps = [make_train_step(m, train_module.make_optimizer(config), train_x, config) for m in models]
     indices, seeds = batch_indices(config, 1, len(data.train_x)), train_module.step_seeds(config, 1)
-    looped = train_module.make_train_epoch(steps[0])(indices, seeds).numpy()
-    stepped = [float(steps[1](i, s)) for i, s in zip(indices, seeds)]
+    looped = np.stack([t.numpy() for t in train_module.make_train_epoch(steps[0])(indices, seeds)], axis=1)
+    stepped = [[float(t) for t in steps[1](i, s)] for i, s in zip(indices, seeds)]
     np.testing.assert_array_equal(looped, stepped)
     for a, b in zip(models[0].trainable_variables, models[1].trainable_variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -255,8 +259,10 @@ def test_non_finite_loss_stops_cleanly_and_keeps_the_last_finite_checkpoint(tmp_
 
         def wrapped(indices, seeds):
             calls.append(1)
-            objectives = train_epoch(indices, seeds)
-            return tf.concat([objectives[:1], [np.nan]], 0) if len(calls) == 3 else objectives
+            objectives, gradient_norms = train_epoch(indices, seeds)
+            if len(calls) == 3:
+                return tf.concat([objectives[:1], [np.nan]], 0), gradient_norms[:2]
+            return objectives, gradient_norms
         return wrapped
 
     monkeypatch.setattr(train_module, "make_train_epoch", epoch_that_breaks_in_epoch_3)

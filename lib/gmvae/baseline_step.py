@@ -92,7 +92,8 @@ def baseline_loss(model: ClusteringVAE, x, eps) -> tf.Tensor:
 
 
 def make_baseline_step(model: ClusteringVAE, optimizer, train_x: tf.Tensor):
-    """gmvae.train.make_train_step's step (same data, noise and Adam update; no clipping) through baseline_loss."""
+    """gmvae.train.make_train_step's step (same data, noise and Adam update; no clipping) through baseline_loss;
+    returns the loss alone."""
     variables = model.trainable_variables
 
     @tf.function

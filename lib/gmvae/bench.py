@@ -140,7 +140,7 @@ def _epoch_timer(train_epoch, indices: np.ndarray, seeds: np.ndarray):
     """Seconds per step of the training loop's compiled epoch over all the batches."""
     def seconds():
         started = time.perf_counter()
-        train_epoch(indices, seeds).numpy()
+        train_epoch(indices, seeds)[0].numpy()
         return (time.perf_counter() - started) / len(indices)
 
     return seconds

@@ -129,7 +129,17 @@ class ClusteringVAE(tf.Module):
 
     @staticmethod
     def _bernoulli(logits) -> tfd.Independent:
-        return tfd.Independent(tfd.Bernoulli(logits=logits), reinterpreted_batch_ndims=1)
+        return tfd.Independent(PixelBernoulli(logits=logits), reinterpreted_batch_ndims=1)
+
+
+class PixelBernoulli(tfd.Bernoulli):
+    """TFP's Bernoulli with log p(x) = x * s - softplus(s) for logits s: one softplus over the decoder's [K, B, 784]
+    outputs where TFP's takes two (log p = -softplus(-s) and log(1 - p) = -softplus(s) apart). The same density; it
+    rounds differently, and makes a training step 5 % (float32) to 11 % (bfloat16) faster (docs/performance.md)."""
+
+    def _log_prob(self, event):
+        logits = self._logits_parameter_no_checks()
+        return tf.cast(event, logits.dtype) * logits - tf.math.softplus(logits)
 
 
 def _apply(layers, *inputs):

@@ -37,6 +37,8 @@ LOG_COLUMNS = [
     "test_accuracy",  # cluster accuracy (most frequent digit per cluster)
     "test_nmi",
     "test_ari",
+    "grad_norm_median",  # the epoch's steps' global gradient norms, before any clipping: median and maximum
+    "grad_norm_max",
     "seconds",        # wall time of the epoch, training and evaluation
 ]
 
