@@ -117,8 +117,8 @@ def test_claims_against_the_original(case):
 
 
 def test_claims_without_the_original_keep_the_post_claims_only(case):
-    assert len(claims.claims_table(case[0])) == 7
-    assert len(claims.claims_table(case[0], case[1])) == 11
+    assert len(claims.claims_table(case[0])) == 9
+    assert len(claims.claims_table(case[0], case[1])) == 15
 
 
 def test_models_come_in_the_posts_order_whatever_order_the_logs_were_read_in(case):
@@ -127,3 +127,150 @@ def test_models_come_in_the_posts_order_whatever_order_the_logs_were_read_in(cas
     m2_theirs = long_log("m2", 0, 10, constant(0.11), constant(2.3), constant(95.0), "original")
     table = fidelity.fidelity_table(pd.concat([ours, m2]), pd.concat([theirs, m2_theirs]))
     assert list(dict.fromkeys(table["run_name"])) == ["m2", "gmvae"]
+
+
+# ---- fidelity as distributions: each rule at its edges, on samples whose intervals are worked by hand ----
+
+def test_a_difference_of_means_exactly_at_the_margin_is_equivalent_and_just_past_it_is_different():
+    """Constant samples make every bootstrap mean the sample mean: both intervals are the difference itself.
+    The original's 1.00e+02 twice: no spread, so the margin is half a logged unit, 0.5."""
+    at_edge = fidelity.compare_samples([100.5, 100.5], [100.0, 100.0])
+    assert (at_edge["margin"], at_edge["ci90_low"], at_edge["ci90_high"]) == pytest.approx((0.5, 0.5, 0.5))
+    assert at_edge["verdict"] == "equivalent"
+    past = fidelity.compare_samples([100.51, 100.51], [100.0, 100.0])
+    assert (past["ci95_low"], past["ci95_high"]) == pytest.approx((0.51, 0.51))
+    assert past["verdict"] == "different"
+
+
+def test_the_margin_is_the_originals_spread_when_that_is_wider_than_half_a_logged_unit():
+    """Original 0.70 and 0.80: sd 0.0707. Ours 0.75 twice: the resampled original means are 0.70, 0.75 and 0.80
+    with probabilities 1/4, 1/2, 1/4, so the 90 % interval of the difference is [-0.05, 0.05], inside 0.0707
+    but far outside half a logged unit (0.0005)."""
+    r = fidelity.compare_samples([0.75, 0.75], [0.70, 0.80])
+    assert r["margin"] == pytest.approx(0.1 / np.sqrt(2))
+    assert (r["ci90_low"], r["ci90_high"]) == pytest.approx((-0.05, 0.05))
+    assert r["verdict"] == "equivalent"
+
+
+def test_wide_samples_around_the_same_mean_are_undecided():
+    """Ours 97 and 103 against 99 and 101: the difference's 90 % interval is [-4, 4], wider than the margin
+    (sd 1.41), and the 95 % interval holds 0."""
+    r = fidelity.compare_samples([97.0, 103.0], [99.0, 101.0])
+    assert r["difference"] == 0 and (r["ci90_low"], r["ci90_high"]) == pytest.approx((-4.0, 4.0))
+    assert r["verdict"] == "undecided"
+
+
+def test_the_permutation_p_value_is_the_exact_one_for_small_samples():
+    """1, 2, 3 against 4, 5, 6: of the 20 ways to split the six values in two groups of three, only this one
+    and its mirror have a difference of means as large as 3: p = 2 / 20."""
+    assert fidelity.compare_samples([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])["p_value"] == pytest.approx(0.1)
+
+
+def test_one_run_a_side_gives_no_interval_and_is_undecided():
+    r = fidelity.compare_samples([0.9], [0.5, 0.6, 0.7])
+    assert r["verdict"] == "undecided" and np.isnan(r["ci95_low"]) and np.isnan(r["p_value"])
+    assert (r["ours_n"], r["original_n"], r["difference"]) == (1, 3, pytest.approx(0.3))
+
+
+def test_the_distribution_table_takes_each_epochs_own_values():
+    """Values that grow with the epoch (and differ by seed): a row of the wrong epoch has the wrong mean."""
+    def rising(offset):
+        return lambda e: offset + e / 1000
+
+    ours = pd.concat([long_log("gmvae", s, 200, rising(0.01 * s), constant(0.2), constant(95.0), "ours")
+                      for s in range(3)])
+    theirs = pd.concat([long_log("gmvae", s, 160, rising(0.02 * s), constant(0.2), constant(95.0), "original")
+                        for s in range(4)])
+    table = fidelity.distribution_table(ours, theirs)
+    accuracy = table[table["metric"] == "accuracy"].set_index("epoch")
+    assert list(accuracy.index) == [50, 100, 150]  # the original reaches 160, so no 200
+    for epoch in (50, 100, 150):
+        assert accuracy.loc[epoch, "ours_mean"] == pytest.approx(epoch / 1000 + 0.01)
+        assert accuracy.loc[epoch, "original_mean"] == pytest.approx(epoch / 1000 + 0.03)
+        assert accuracy.loc[epoch, "original_max"] == pytest.approx(epoch / 1000 + 0.06)
+    assert list(accuracy["ours_n"]) == [3] * 3 and list(accuracy["original_n"]) == [4] * 3
+
+
+# ---- claims at the horizon ----
+
+def modified_runs(name, nan_epochs, epochs):
+    frames = []
+    for seed, nan_epoch in enumerate(nan_epochs):
+        log = long_log(name, seed, epochs if nan_epoch is None else nan_epoch, constant(0.6), constant(0.1),
+                       constant(97.0), "ours")
+        log["nan_epoch"] = np.nan if nan_epoch is None else float(nan_epoch)
+        frames.append(log)
+    return pd.concat(frames)
+
+
+def claim_row(df, claim, original=None):
+    table = claims.claims_table(df, original)
+    found = table[table["claim"] == claim]
+    assert len(found) == 1, claim
+    return found.iloc[0]["measured"], found.iloc[0]["verdict"]
+
+
+CLIPPING = "Clipping the gradients would prevent the NaN"
+
+
+@pytest.mark.parametrize("unclipped, clipped, epochs, verdict", [
+    ((230, None), (None, None), 300, "supported"),
+    ((230, None), (None, None), 299, "not reached"),       # a clipped run one epoch short of the test
+    ((None, None), (None, None), 300, "not reached"),      # nothing to prevent
+    ((230, None), (None, 280), 300, "not supported"),
+])
+def test_the_clipping_conjecture(unclipped, clipped, epochs, verdict):
+    df = pd.concat([modified_runs("modified_m2", unclipped, 300), modified_runs("modified_m2_clip", clipped, epochs)])
+    assert claim_row(df, CLIPPING)[1] == verdict
+
+
+def test_the_clipping_conjecture_without_clipped_runs_is_not_reached():
+    assert claim_row(modified_runs("modified_m2", (230,), 300), CLIPPING) == (
+        "no log of modified M2 with clipped gradients", "not reached")
+
+
+def gmvae_runs(final_accuracies, epochs, source="ours"):
+    """GMVAE replicates whose accuracy rises linearly to its final value at ``epochs``."""
+    return pd.concat([long_log("gmvae", s, epochs, lambda e, a=a: a * e / epochs, constant(0.1), constant(95.0), source)
+                      for s, a in enumerate(final_accuracies)])
+
+
+FIVE_OF_SIX = "By epoch 1000, five of six GMVAE replicates are above 80 % accuracy"
+
+
+def test_five_of_six_above_80_percent_at_epoch_1000_and_the_edge_of_80():
+    assert claim_row(gmvae_runs([0.81] * 5 + [0.5], 1000), FIVE_OF_SIX) == (
+        "5 of 6 above 0.80 at epoch 1000", "supported")
+    # exactly 0.80 is not above it
+    assert claim_row(gmvae_runs([0.81] * 4 + [0.80, 0.5], 1000), FIVE_OF_SIX) == (
+        "4 of 6 above 0.80 at epoch 1000", "not supported")
+    assert claim_row(gmvae_runs([0.9] * 6, 200), FIVE_OF_SIX) == ("6 of 6 above 0.80 at epoch 200", "not reached")
+
+
+def test_five_of_six_counts_at_the_last_epoch_every_replicate_reached():
+    """Seed 1 stops at 170: the count is taken there, where the rising accuracies are 1.0 * 170 / 200 = 0.85 and
+    0.9 * 170 / 200 = 0.765 (at 200 only seed 0 would count, at 169 neither)."""
+    runs = gmvae_runs([1.0, 0.9], 200)
+    runs = runs[(runs["seed"] == 0) | (runs["epoch"] <= 170)]
+    assert claim_row(runs, FIVE_OF_SIX)[0] == "1 of 2 above 0.80 at epoch 170"
+
+
+def test_five_of_six_in_the_originals_own_logs():
+    """The shipped logs: 5 of the 6 GMVAE logs that reach epoch 500 end above 0.80; at 200, 3 of 6."""
+    from gmvae.original import load_original_logs
+
+    measured, verdict = claim_row(gmvae_runs([0.5], 10), f"{FIVE_OF_SIX}, in the original's logs",
+                                  load_original_logs(["gmvae"]))
+    assert measured == "last logged epoch (516-1000): 5 of 6 above 0.80; epoch 200: 3 of 6; epoch 500: 5 of 6"
+    assert verdict == "supported"
+
+
+def test_the_share_above_80_percent_against_the_originals_by_fishers_exact_test():
+    """3 of 3 above against 0 of 4: the observed table is the least likely of the four with these margins
+    (probability 1/35 = 0.0286), so p = 0.029 and the shares differ; against 2 of 4, p = 0.43."""
+    same_share = "Our GMVAE replicates are above 80 % as often as the original's at the same epoch"
+    ours = gmvae_runs([0.9] * 3, 200)
+    measured, verdict = claim_row(ours, same_share, gmvae_runs([0.7] * 4, 200, "original"))
+    assert (measured, verdict) == ("epoch 200: ours 3 of 3, the original's 0 of 4 above 0.80; Fisher p = 0.029",
+                                   "different")
+    assert claim_row(ours, same_share, gmvae_runs([0.7, 0.7, 0.9, 0.9], 200, "original"))[1] == "consistent"

@@ -90,16 +90,18 @@ def test_clipping_scales_the_step_down_to_clip_norm():
     """SGD with rate 1 moves the weights by minus the gradients it is given: unclipped, by more than
     clip_norm; clipped, by exactly clip_norm in the same direction."""
     train_x = tf.constant(synthetic_mnist().train_x)
-    steps = {}
+    steps, reported = {}, {}
     for clip_norm in (None, 0.05):
         config = TINY.replace(clip_norm=clip_norm)
         model = build_model(config)
         before = [v.numpy() for v in model.trainable_variables]
-        make_train_step(model, tf.keras.optimizers.SGD(learning_rate=1.0), train_x, config)(
+        _, reported[clip_norm] = make_train_step(model, tf.keras.optimizers.SGD(learning_rate=1.0), train_x, config)(
             np.arange(config.batch_size), SEEDS)
         steps[clip_norm] = [v.numpy() - b for v, b in zip(model.trainable_variables, before)]
     unclipped_norm = float(tf.linalg.global_norm(steps[None]))
     assert unclipped_norm > 10 * 0.05
+    # the step reports the norm before clipping, clipped or not
+    assert float(reported[None]) == float(reported[0.05]) == pytest.approx(unclipped_norm, rel=1e-5)
     assert float(tf.linalg.global_norm(steps[0.05])) == pytest.approx(0.05, rel=1e-4)
     for clipped, unclipped in zip(steps[0.05], steps[None]):
         np.testing.assert_allclose(clipped, unclipped * 0.05 / unclipped_norm, rtol=1e-3, atol=1e-7)

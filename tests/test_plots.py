@@ -462,3 +462,47 @@ def test_ensure_runs_retrain_moves_the_old_run_aside_and_trains_again(tmp_path):
     assert len(aside) == 1 and runs.read_log(aside[0])["test_loss"].tolist() == pytest.approx(old["test_loss"].tolist(), rel=1e-5)
     new = runs.read_log(d)
     assert new["epoch"].tolist() == [1, 2] and not np.allclose(new["test_loss"], old["test_loss"])
+
+
+# ---- figures at the post's horizon ----
+
+def test_the_clipping_figure_draws_both_modified_m2_and_marks_the_threshold_and_the_nan(tmp_path):
+    """Unclipped run: largest gradient norm 10 * epoch until it turns NaN at 12; clipped run: 3 * epoch to 20."""
+    unclipped = modified_log(12, nan_at=12)
+    unclipped["grad_norm_max"] = 10.0 * unclipped["epoch"]
+    clipped = modified_log(20)
+    clipped["grad_norm_max"] = 3.0 * clipped["epoch"]
+    write_run(tmp_path, "modified_m2", 0, unclipped, nan_epoch=12, epochs=20)
+    d = write_run(tmp_path, "modified_m2_clip", 0, clipped)
+    record = runs.read_record(d)
+    record["config"]["clip_norm"] = 50.0
+    runs.write_record(d, record)
+    df = plots.load_runs(tmp_path, ["modified_m2", "modified_m2_clip"])
+    fig = figures.draw_log_figure("modified_m2_clipping.png", df)
+    norms = fig.axes[2]
+    assert norms.get_yscale() == "log" and "gradient norm" in norms.get_title()
+    threshold = [l for l in norms.lines if l.get_gid() == "ref_clip_norm"]
+    assert len(threshold) == 1 and threshold[0].get_ydata()[0] == 50.0
+    drawn = {l.get_label(): l for l in norms.lines}
+    np.testing.assert_array_equal(drawn["modified M2, gradients clipped: 1 run"].get_ydata(), 3.0 * np.arange(1, 21))
+    # the NaN epoch keeps its largest finite norm: the spike before the NaN shows
+    np.testing.assert_array_equal(drawn["modified M2: 1 run"].get_ydata(), 10.0 * np.arange(1, 13))
+    assert sum(l.get_gid() == "nan_epoch" for l in fig.axes[0].lines) == 1
+    assert figures.draw_log_figure("modified_m2_clipping.png", df[df["run_name"] == "modified_m2"]) is None
+
+
+def test_the_per_replicate_accuracy_figure_counts_each_column_against_80_percent(results):
+    """Ours: the fixture's two GMVAE runs at their last epoch (20). The made-up original: 0.4 and 0.5 at every
+    epoch, its logs ending at 200, so it has columns at 20 and 200 but none at 500 or a last epoch past 500."""
+    df = plots.load_runs(results, ["gmvae"])
+    fig = figures.draw_log_figure("gmvae_accuracy_per_replicate.png", df, original_logs())
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["ours\nepoch 20", "original\nepoch 20", "original\nepoch 200"]
+    dots = [l for l in ax.lines if l.get_gid() == "replicate"]
+    ours = np.sort(df.loc[df["epoch"] == 20, "test_accuracy"].to_numpy())
+    np.testing.assert_array_equal(dots[0].get_ydata(), ours)
+    np.testing.assert_array_equal(dots[2].get_ydata(), [0.4, 0.5])
+    counts = [t.get_text() for t in ax.texts if t.get_text().endswith("above")]
+    assert counts == [f"{int((ours > 0.8).sum())} of 2 above", "0 of 2 above", "0 of 2 above"]
+    assert [l.get_ydata()[0] for l in ax.lines if l.get_gid() == "ref_high_accuracy"] == [0.8]
+    assert figures.horizons("gmvae_accuracy_per_replicate.png") == (False,)

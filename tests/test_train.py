@@ -341,3 +341,32 @@ def test_command_line_reads_as_typed_or_as_passed_down(monkeypatch):
     assert runs.command_line() == "python -m gmvae train --epochs 3"
     monkeypatch.setenv(runs.COMMAND_VARIABLE, "python -m gmvae reproduce --profile cpu [notebook 01_m2_failure.ipynb]")
     assert runs.command_line() == "python -m gmvae reproduce --profile cpu [notebook 01_m2_failure.ipynb]"
+
+
+def test_an_epochs_gradient_norms_are_logged_as_the_median_and_maximum_of_the_finite_ones():
+    """Norms 1, 2, 10, 4 and a last NaN step: median of the four finite ones 3, maximum 10."""
+    summary = train_module.gradient_norm_summary(np.array([1.0, 2.0, 10.0, 4.0, np.nan], np.float32))
+    assert summary == {"grad_norm_median": 3.0, "grad_norm_max": 10.0}
+    assert all(np.isnan(v) for v in train_module.gradient_norm_summary(np.array([np.nan])).values())
+
+
+def test_the_logged_gradient_norms_are_those_of_the_epochs_steps(tmp_path, monkeypatch):
+    """The norms an epoch's steps return are what its log row summarizes, epoch by epoch."""
+    seen = []
+    real_epoch = train_module.make_train_epoch
+
+    def recording(step):
+        train_epoch = real_epoch(step)
+
+        def wrapped(indices, seeds):
+            objectives, norms = train_epoch(indices, seeds)
+            seen.append(norms.numpy())
+            return objectives, norms
+        return wrapped
+
+    monkeypatch.setattr(train_module, "make_train_epoch", recording)
+    log = train(TINY.replace(epochs=2), tmp_path, data=synthetic_mnist(), progress=False)
+    assert len(seen) == 2 and not np.array_equal(seen[0], seen[1])
+    for row, norms in zip(log.itertuples(), seen):
+        assert (row.grad_norm_median, row.grad_norm_max) == pytest.approx((np.median(norms), norms.max()), rel=1e-5)
+    assert (log["grad_norm_max"] > log["grad_norm_median"]).all()

@@ -48,6 +48,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gmvae", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--seeds", type=int, nargs="+", help="replicates (default: the profile's)")
     reproduce.add_argument("--epochs", type=_non_negative_int, help="epochs of every run (default: the profile's)")
     reproduce.add_argument("--retrain", action="store_true", help="delete existing runs and train them again")
+    reproduce.add_argument("--jobs", type=_positive_int,
+                           help="runs trained at once, each pinned to a core (default: one per core)")
 
     figures = commands.add_parser("figures", help="redraw every figure and table from results/ (logs and saved figure data), without training")
     figures.add_argument("--results", type=Path, default=Path("results"))
@@ -116,6 +125,7 @@ def main(argv=None) -> int:
             print(log.tail(1).to_string(index=False))
         return 0
     if args.command in ("reproduce", "figures"):
+        from gmvae.local_training import TrainingError
         from gmvae.notebook_runner import NotebookError
         from gmvae.runs import DamagedRunError
         try:
@@ -124,12 +134,12 @@ def main(argv=None) -> int:
 
                 _writable_folder(parser, args.out, "--out")
                 reproduce(args.profile, args.out, data_path=args.data, seeds=args.seeds, epochs=args.epochs,
-                          retrain=args.retrain)
+                          retrain=args.retrain, jobs=args.jobs)
             else:
                 from gmvae.figures import redraw_figures
 
                 redraw_figures(args.results)
-        except (ValueError, FileNotFoundError, NotebookError, DamagedRunError) as error:
+        except (ValueError, FileNotFoundError, NotebookError, DamagedRunError, TrainingError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         return 0

@@ -68,12 +68,14 @@ class TrainConfig:
     @property
     def run_name(self) -> str:
         """Folder name of the run's model variant: results/runs/<run_name>/seed<k>, e.g. m2_eta0 for M2
-        trained with kl_y_weight 0."""
+        trained with kl_y_weight 0, modified_m2_clip for modified M2 with clipped gradients."""
         name = self.model
         if self.model == "modified_m2" and self.decoder_first != "relu":
             name += f"_{self.decoder_first}"
         if self.kl_y_weight != 1:
             name += f"_eta{self.kl_y_weight:g}"
+        if self.clip_norm is not None:
+            name += "_clip"
         return name
 
     def differences(self, stored: dict) -> list[str]:

@@ -1,5 +1,8 @@
-"""How close our runs come to the original's: each test metric at fixed epochs against the range of the
-original's published replicates.
+"""How close our runs come to the original's, in two ways.
+
+Range: each test metric of each run of ours at fixed epochs against the range of the original's published
+replicates (:func:`fidelity_table`). Distributions: at the post's horizon epochs, our replicates against
+the original's as two samples, with an equivalence verdict (:func:`distribution_table`, rules there).
 
 The original logged three significant digits (``{:10.2e}``), so its 1.03e+02 means 102.5 to 103.5: a
 value of ours is *inside* when it lies within the original's min-max over its replicates at that epoch,
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 from gmvae.original import half_unit
 from gmvae.plots import label, model_order
@@ -117,5 +121,116 @@ def fidelity_markdown_table(table: pd.DataFrame) -> pd.DataFrame:
             "inside": yes_no(r["inside"]),
             "original last 5, min - max": f"{format_value(m, r['original_last5_min'])} - {format_value(m, r['original_last5_max'])}",
             "inside, last 5": yes_no(r["inside_last5"]),
+        })
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------ distributions
+
+DISTRIBUTION_EPOCHS = (50, 100, 150, 200)
+RESAMPLES = 9999           # bootstrap resamples and permutations per comparison
+RESAMPLING_SEED = 0        # every comparison resamples with this seed: the table is the same on every run
+DISTRIBUTION_RULE = (
+    "equivalent: the 90 % bootstrap interval of the difference of means lies within +-margin (margin = the "
+    "original's between-run standard deviation, at least half a unit of the digit it logged); else different: "
+    "the 95 % interval excludes 0; else undecided (also when either side has fewer than 2 runs)")
+DISTRIBUTION_COLUMNS = [
+    "source", "run_name", "metric", "epoch", "ours_mean", "ours_sd", "ours_n", "original_mean", "original_sd",
+    "original_n", "difference", "ci95_low", "ci95_high", "ci90_low", "ci90_high", "p_value", "margin", "verdict",
+    "original_min", "original_max", "low", "high", "inside"]
+
+
+def _difference_of_means(a, b, axis=-1):
+    return np.mean(a, axis=axis) - np.mean(b, axis=axis)
+
+
+def equivalence_margin(original: np.ndarray) -> float:
+    """The original's between-run standard deviation, but never less than half a unit of the digit it logged
+    at its mean (its rounded logs give M2's accuracy and entropy no spread at all)."""
+    sd = float(np.std(original, ddof=1)) if len(original) > 1 else 0.0
+    return max(sd, half_unit(float(np.mean(original))))
+
+
+def compare_samples(ours: np.ndarray, original: np.ndarray) -> dict:
+    """Our replicates' values of one metric at one epoch against the original's: means, standard deviations,
+    counts, the difference of means (ours - original) with 95 % and 90 % percentile-bootstrap intervals
+    (SciPy, each sample resampled on its own), a two-sided permutation-test p-value, the margin and the
+    verdict of DISTRIBUTION_RULE."""
+    ours, original = np.asarray(ours, float), np.asarray(original, float)
+    margin = equivalence_margin(original)
+    result = {"ours_mean": ours.mean(), "ours_sd": ours.std(ddof=1) if len(ours) > 1 else np.nan,
+              "ours_n": len(ours), "original_mean": original.mean(),
+              "original_sd": original.std(ddof=1) if len(original) > 1 else np.nan, "original_n": len(original),
+              "difference": ours.mean() - original.mean(), "margin": margin}
+    if len(ours) < 2 or len(original) < 2:
+        return {**result, "ci95_low": np.nan, "ci95_high": np.nan, "ci90_low": np.nan, "ci90_high": np.nan,
+                "p_value": np.nan, "verdict": "undecided"}
+    boot = scipy.stats.bootstrap((ours, original), _difference_of_means, n_resamples=RESAMPLES, method="percentile",
+                                 confidence_level=0.95, random_state=np.random.default_rng(RESAMPLING_SEED))
+    ci95 = boot.confidence_interval
+    ci90 = np.percentile(boot.bootstrap_distribution, [5, 95])
+    p_value = scipy.stats.permutation_test((ours, original), _difference_of_means, permutation_type="independent",
+                                           n_resamples=RESAMPLES, alternative="two-sided",
+                                           random_state=np.random.default_rng(RESAMPLING_SEED)).pvalue
+    edge = margin * (1 + 1e-9)  # inclusive, whatever the last bit of a difference of rounded means
+    if -edge <= ci90[0] and ci90[1] <= edge:
+        verdict = "equivalent"
+    elif ci95.low > 0 or ci95.high < 0:
+        verdict = "different"
+    else:
+        verdict = "undecided"
+    return {**result, "ci95_low": ci95.low, "ci95_high": ci95.high, "ci90_low": ci90[0], "ci90_high": ci90[1],
+            "p_value": float(p_value), "verdict": verdict}
+
+
+def distribution_table(ours: pd.DataFrame, original: pd.DataFrame, epochs=DISTRIBUTION_EPOCHS) -> pd.DataFrame:
+    """Per source of ours, model that both have, metric and epoch of ``epochs`` where both have a finite value:
+    :func:`compare_samples` of our replicates against the original's that reached the epoch, with the
+    original's min-max widened by half a logged unit and whether every run of ours is inside it.
+    Arguments as :func:`fidelity_table`."""
+    rows = []
+    sources = list(dict.fromkeys(ours["source"])) if "source" in ours and len(ours) else ["ours"] * bool(len(ours))
+    for source in sources:
+        mine_all = ours[ours["source"] == source] if "source" in ours else ours
+        for run_name in sorted(set(mine_all["run_name"]), key=model_order):
+            theirs = original[original["run_name"] == run_name]
+            mine = mine_all[mine_all["run_name"] == run_name]
+            for column, metric in METRICS.items():
+                our_wide, their_wide = _wide(mine, column), _wide(theirs, column)
+                for epoch in epochs:
+                    if epoch not in our_wide.index or epoch not in their_wide.index:
+                        continue
+                    a, b = our_wide.loc[epoch].dropna().to_numpy(), their_wide.loc[epoch].dropna().to_numpy()
+                    if len(a) == 0 or len(b) == 0:
+                        continue
+                    lo, hi, low, high = _edges(pd.Series(b))
+                    rows.append({"source": source, "run_name": run_name, "metric": metric, "epoch": epoch,
+                                 **compare_samples(a, b), "original_min": lo, "original_max": hi, "low": low,
+                                 "high": high, "inside": bool(((low <= a) & (a <= high)).all())})
+    return pd.DataFrame(rows, columns=DISTRIBUTION_COLUMNS)
+
+
+def distribution_markdown_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The distribution table with formatted cells, for markdown."""
+    def spread(mean, sd, n, metric):
+        return f"{format_value(metric, mean)} ± {format_value(metric, sd) if np.isfinite(sd) else '-'} ({n})"
+
+    def interval(lo, hi, metric):
+        return "-" if not np.isfinite(lo) else f"[{format_value(metric, lo)}, {format_value(metric, hi)}]"
+
+    rows = []
+    for _, r in table.iterrows():
+        m = r["metric"]
+        rows.append({
+            "model": label(r["run_name"]), "metric": m, "epoch": int(r["epoch"]),
+            "ours mean ± sd (n)": spread(r["ours_mean"], r["ours_sd"], r["ours_n"], m),
+            "original mean ± sd (n)": spread(r["original_mean"], r["original_sd"], r["original_n"], m),
+            "difference": f"{r['difference']:+.4f}" if m != "loss" else f"{r['difference']:+.2f}",
+            "95 % interval": interval(r["ci95_low"], r["ci95_high"], m),
+            "90 % interval": interval(r["ci90_low"], r["ci90_high"], m),
+            "p (permutation)": "-" if not np.isfinite(r["p_value"]) else f"{r['p_value']:.3f}",
+            "margin": format_value(m, r["margin"]), "verdict": r["verdict"],
+            "original min - max, widened": f"{format_value(m, r['low'])} - {format_value(m, r['high'])}",
+            "all ours inside": "yes" if r["inside"] else "**no**",
         })
     return pd.DataFrame(rows)

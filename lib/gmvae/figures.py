@@ -21,9 +21,10 @@ from gmvae.pipeline import best_replicate, has_checkpoint, load_data, load_kept_
 from gmvae.tables import write_tables
 
 # Figures drawn from logs alone (redraw_figures): file name -> (kind, run names drawn, run names of
-# which at least one must have logs). Kinds: one model's curves, an overlay of several, and an overlay with
-# I(x; y) as a fourth panel. The variants figure exists only where the decoder variants were trained (the
-# blog profile).
+# which at least one must have logs). Kinds: one model's curves, an overlay of several, an overlay with
+# I(x; y) as a fourth panel, clipped against unclipped modified M2 with the largest gradient norms, and each
+# GMVAE replicate's accuracy against 80 %. The variants figure exists only where the decoder variants were
+# trained (the blog profile), the clipping figure where clipped runs were (the post profile).
 LOG_FIGURES = {
     "m2_curves.png": ("curves", ("m2",), ("m2",)),
     "modified_m2_curves.png": ("curves", ("modified_m2",), ("modified_m2",)),
@@ -32,7 +33,10 @@ LOG_FIGURES = {
     "gmvae_curves.png": ("curves", ("gmvae",), ("gmvae",)),
     "overlay.png": ("overlay", ("m2", "modified_m2", "gmvae"), ("m2", "modified_m2", "gmvae")),
     "open_questions.png": ("information", ("m2", "m2_iaf", "m2_eta0"), ("m2_iaf", "m2_eta0")),
+    "modified_m2_clipping.png": ("clipping", ("modified_m2", "modified_m2_clip"), ("modified_m2_clip",)),
+    "gmvae_accuracy_per_replicate.png": ("replicates", ("gmvae",), ("gmvae",)),
 }
+ONE_HORIZON_KINDS = ("replicates",)  # drawn at the epoch the runs reached, not also at the post's horizon
 # Figures of a trained GMVAE: notebook 03 computes their data from the best replicate's checkpoint and
 # saves it in MODEL_FIGURE_DATA (about 100 KB, committed), from which redraw_figures draws them again.
 MODEL_FIGURES = ("gmvae_samples.png", "gmvae_confusion.png")
@@ -116,6 +120,37 @@ def figure_file(name: str, *, post_horizon: bool = False) -> str:
     return name.replace(".png", "_post_horizon.png") if post_horizon else name
 
 
+def horizons(name: str) -> tuple[bool, ...]:
+    """The post_horizon values a LOG_FIGURES figure is drawn with."""
+    return (False,) if LOG_FIGURES[name][0] in ONE_HORIZON_KINDS else (False, True)
+
+
+def draw_accuracy_per_replicate(df: pd.DataFrame, original: pd.DataFrame | None):
+    """Our GMVAE replicates' accuracy at the last epoch all of them reached, against 80 %, beside the original's
+    at that epoch, at 500 and at the last epoch of its long logs (gmvae.claims.long_run_finals)."""
+    from gmvae import claims
+
+    ours = df[df["run_name"] == "gmvae"]
+    epoch = claims.common_epoch(ours)
+    if epoch is None:
+        return None
+    col, theirs_col = plots.color("gmvae"), plots.ORIGINAL_COLOR
+    groups = {f"ours\nepoch {epoch}": (claims.accuracies_at(ours, epoch), col)}
+    theirs = original[original["run_name"] == "gmvae"] if original is not None and len(original) else pd.DataFrame()
+    if len(theirs):
+        for e in sorted({epoch, *claims.ORIGINAL_CHECK_EPOCHS}):
+            values = claims.accuracies_at(theirs, e)
+            if len(values):
+                groups[f"original\nepoch {e}"] = (values, theirs_col)
+        finals = claims.long_run_finals(theirs)
+        if len(finals):
+            groups[f"original, last epoch\n({int(finals['epoch'].min())}-{int(finals['epoch'].max())})"] = (
+                finals["test_accuracy"].to_numpy(), theirs_col)
+    return plots.plot_accuracy_per_replicate(
+        groups, title=f"GMVAE: each replicate's test accuracy (the post: five of six above 80 % by epoch "
+                      f"{claims.STATEMENT_EPOCH})")
+
+
 def draw_log_figure(name: str, df: pd.DataFrame, original: pd.DataFrame | None = None, *, post_horizon: bool = False):
     """Draw one of LOG_FIGURES from :func:`plots.load_runs` output (the same way notebooks and
     redraw_figures do), with the original's band under ours if ``original`` is given
@@ -125,10 +160,13 @@ def draw_log_figure(name: str, df: pd.DataFrame, original: pd.DataFrame | None =
     df = df[df["run_name"].isin(run_names)] if len(df) else df
     if df.empty or not df["run_name"].isin(required).any():
         return None
+    if kind == "replicates":
+        return draw_accuracy_per_replicate(df, original)
     max_epoch = POST_HORIZON if post_horizon else None
     if kind == "curves":
         return plots.plot_curves(df, original=original, max_epoch=max_epoch)
-    panels = (plots.MUTUAL_INFORMATION_PANEL, *plots.PANELS) if kind == "information" else plots.PANELS
+    panels = {"information": (plots.MUTUAL_INFORMATION_PANEL, *plots.PANELS),
+              "clipping": (plots.PANELS[1], plots.PANELS[2], plots.GRADIENT_NORM_PANEL)}.get(kind, plots.PANELS)
     return plots.plot_overlay(df, run_names=[r for r in run_names if (df["run_name"] == r).any()],
                               original=original, max_epoch=max_epoch, panels=panels)
 
@@ -137,7 +175,7 @@ def save_log_figures(name: str, df: pd.DataFrame, original: pd.DataFrame | None,
     """Draw one of LOG_FIGURES at our horizon and at the post's and save both in ``figures_dir``;
     returns [(path, figure)], empty if ``df`` holds none of its runs."""
     saved = []
-    for post_horizon in (False, True):
+    for post_horizon in horizons(name):
         fig = draw_log_figure(name, df, original, post_horizon=post_horizon)
         if fig is not None:
             saved.append((plots.save_figure(fig, Path(figures_dir) / figure_file(name, post_horizon=post_horizon)), fig))
@@ -177,7 +215,7 @@ def redraw_figures(results_dir="results", *, verbose=True) -> dict:
     df = plots.load_runs(results_dir, all_runs)
     theirs = load_original_logs(all_runs)
     for name, (_, _, required) in LOG_FIGURES.items():
-        for post_horizon in (False, True):
+        for post_horizon in horizons(name):
             file = figure_file(name, post_horizon=post_horizon)
             fig = draw_log_figure(name, df, theirs, post_horizon=post_horizon)
             if fig is None:

@@ -16,7 +16,9 @@ import pandas as pd
 
 from gmvae import runs
 from gmvae.figures import MODEL_FIGURE_DATA
+from gmvae.local_training import default_jobs, train_runs
 from gmvae.parameters import NOTEBOOK_DIR, display_path, notebook_path, resolve_path, validate_parameters
+from gmvae.pipeline import pending_runs
 from gmvae.progress import ReproductionProgress
 
 # Every notebook, in the order they must run (04 draws from the logs 01-03 write; 05 trains two M2
@@ -177,8 +179,11 @@ def _merged_streams(outputs: list) -> list:
 
 
 def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None, retrain=False,
-              notebooks=None, kernel_name=DEFAULT_KERNEL, log_output=False, progress=False) -> list[Path]:
-    """Run the notebooks in order with papermill, for one profile; return the executed copies.
+              notebooks=None, kernel_name=DEFAULT_KERNEL, log_output=False, progress=False,
+              jobs: int | None = None) -> list[Path]:
+    """Train the profile's missing runs, ``jobs`` at a time (default: one per core, each pinned to its core;
+    gmvae.local_training), then run the notebooks in order with papermill, which only draw; return the
+    executed copies.
 
     Parameters are passed to every notebook: ``profile``, ``seeds``, ``epochs``, ``retrain``,
     ``results_dir`` (= ``out``, made absolute) and ``data_path``. Executed copies go to
@@ -204,7 +209,13 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
     total = time.perf_counter()
     print(f"reproduce: profile {profile!r} into {display_path(out)}; each run's log is "
           f"{display_path(out / 'runs')}/<model>/seed<k>/log.csv (one row per epoch)", flush=True)
-    with ReproductionProgress(profile, out, seeds, epochs) as line:
+    todo = pending_runs(profile, out, seeds=seeds, epochs=epochs, retrain=retrain)
+    jobs = min(jobs or default_jobs(), max(len(todo), 1))
+    with ReproductionProgress(profile, out, seeds, epochs, jobs=jobs) as line:
+        if todo:
+            line.write(f"reproduce: training {len(todo)} run(s), {jobs} at a time")
+            train_runs(todo, jobs=jobs, data_path=data_abs, retrain=retrain, say=line.write)
+            parameters["retrain"] = False  # retrained just now: the notebooks only draw
         for i, name in enumerate(selected, 1):
             line.write(f"[{i}/{len(selected)}] {name} (profile {profile}) ...")
             started = time.perf_counter()

@@ -109,5 +109,11 @@ def profile_seeds(profile: str, run_name: str, seeds=None) -> list[int]:
     return list(seeds) if seeds is not None else list(get_profile(profile).seeds[run_name])
 
 
-def profile_epochs(profile: str, epochs=None) -> int:
-    return int(epochs) if epochs is not None else get_profile(profile).base.epochs
+def profile_epochs(profile: str, epochs=None, run_name: str | None = None) -> int:
+    """``epochs`` if given, else the profile's epochs for ``run_name`` (its longest run's without one)."""
+    if epochs is not None:
+        return int(epochs)
+    prof = get_profile(profile)
+    if run_name is None:
+        return max([prof.base.epochs, *prof.epochs.values()])
+    return prof.epochs.get(run_name, prof.base.epochs)

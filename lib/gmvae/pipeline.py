@@ -92,6 +92,25 @@ def ensure_runs(profile_name, run_name, *, results_dir, seeds=None, epochs=None,
     return dirs
 
 
+def pending_runs(profile_name, results_dir, *, seeds=None, epochs=None, retrain=False) -> list[tuple[TrainConfig, Path]]:
+    """Every run of the profile still to train, (config, run folder), in the profile's order: all of them with
+    ``retrain``, else those not complete. Raises ValueError for a folder holding another configuration."""
+    profile = get_profile(profile_name)
+    results_dir = resolve_path(results_dir)
+    todo = []
+    for run_name in profile.seeds:
+        for config in profile.configs(run_name, seeds=seeds, epochs=epochs):
+            d = runs.run_dir(results_dir, run_name, config.seed)
+            state = run_state(d, config)
+            if state == "mismatch" and not retrain:
+                diffs = config.differences(runs.read_record(d)["config"])
+                raise ValueError(f"{d} holds a run with another configuration ({'; '.join(diffs)}), probably from "
+                                 f"another profile. Use another results folder, or retrain to replace it.")
+            if retrain or state != "complete":
+                todo.append((config, d))
+    return todo
+
+
 def _silent(*args, **kwargs) -> None:
     pass
 
@@ -128,10 +147,9 @@ def load_profile_runs(profile, run_names, results_dir, *, seeds=None, epochs=Non
     blog profile) in the same results folder draw at the requested horizon."""
     from gmvae import plots
 
-    max_epoch = profile_epochs(profile, epochs)
     results_dir = resolve_path(results_dir)
     frames = [plots.load_runs(results_dir, [r],
-                              seeds=profile_seeds(profile, r, seeds), max_epoch=max_epoch)
+                              seeds=profile_seeds(profile, r, seeds), max_epoch=profile_epochs(profile, epochs, r))
               for r in profile_run_names(profile, run_names)]
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else plots.load_runs(results_dir, [])

@@ -48,6 +48,7 @@ LABELS = {
     "gmvae_k16": "GMVAE (K = 16)",
     "m2_iaf": "M2, IAF posterior",
     "m2_eta0": "M2, eta = 0",
+    "modified_m2_clip": "modified M2, gradients clipped",
 }
 COLORS = {
     "m2": "#1f77b4",
@@ -58,6 +59,7 @@ COLORS = {
     "gmvae_k16": "#17becf",
     "m2_iaf": "#e377c2",
     "m2_eta0": "#7f7f7f",
+    "modified_m2_clip": "#bcbd22",
 }
 ORIGINAL_COLOR = "0.45"  # the original's band on a one-model figure; on overlays, a faint tint of the model's colour
 
@@ -69,6 +71,9 @@ PANELS = (
 )
 # What y tells about x (notebook 05): 0 when q(y|x) is uniform or one category takes every x.
 MUTUAL_INFORMATION_PANEL = ("test_mutual_information", "Mutual information I(x; y), test set", "I(x; y) [nats]")
+# The spikes the post suspects before a NaN, and the clipping threshold (log scale).
+GRADIENT_NORM_PANEL = ("grad_norm_max", "Largest gradient norm of each epoch", "global gradient norm, before clipping")
+HIGH_ACCURACY = 0.80  # the post: "five out of six replicates achieved accuracy performances above 80%"
 
 FIGSIZE_WIDE = (14.0, 4.6)
 SAVE_DPI = 130
@@ -127,7 +132,7 @@ def load_runs(results_dir, run_names, *, seeds=None, max_epoch=None) -> pd.DataF
     Reads ``results_dir/runs/<run_name>/seed<k>/log.csv`` and ``run.json``. Columns: ``runs.LOG_COLUMNS``
     plus ``run_name``, ``seed``, ``source`` ("ours"; gmvae.original's logs say "original"), ``nan_epoch`` (the epoch at which training turned NaN, from
     ``run.json`` status; NaN if it never did), and from the run's config ``k`` (categories of y),
-    ``iters_per_epoch`` and ``batch_size``.
+    ``iters_per_epoch``, ``batch_size`` and ``clip_norm`` (NaN: not clipped).
 
     ``seeds``: only these seeds (default: every seed folder found). ``max_epoch``: drop later epochs
     (to draw a shorter horizon from longer logs); a NaN epoch after it is dropped too.
@@ -159,13 +164,16 @@ def load_runs(results_dir, run_names, *, seeds=None, max_epoch=None) -> pd.DataF
             log["k"] = int(config.get("k", 10))
             log["iters_per_epoch"] = config.get("iters_per_epoch", np.nan)
             log["batch_size"] = config.get("batch_size", np.nan)
+            log["clip_norm"] = config.get("clip_norm") or np.nan
             if log.empty:  # stopped at NaN before logging any epoch: keep one row so the marker shows
                 row = {c: np.nan for c in runs.LOG_COLUMNS}
                 row.update(epoch=0, run_name=run_name, seed=seed, source="ours", nan_epoch=float(nan_epoch), k=int(config.get("k", 10)),
-                           iters_per_epoch=config.get("iters_per_epoch", np.nan), batch_size=config.get("batch_size", np.nan))
+                           iters_per_epoch=config.get("iters_per_epoch", np.nan), batch_size=config.get("batch_size", np.nan),
+                           clip_norm=config.get("clip_norm") or np.nan)
                 log = pd.DataFrame([row])
             frames.append(log)
-    columns = list(runs.LOG_COLUMNS) + ["run_name", "seed", "source", "nan_epoch", "k", "iters_per_epoch", "batch_size"]
+    columns = list(runs.LOG_COLUMNS) + ["run_name", "seed", "source", "nan_epoch", "k", "iters_per_epoch", "batch_size",
+                                        "clip_norm"]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="object" if c in ("run_name", "source") else "float64") for c in columns})
     df = pd.concat(frames, ignore_index=True)
@@ -242,6 +250,12 @@ def _finish_axes(fig, axes, df, majority, horizon, panels=PANELS):
             ax.annotate(f"ln {k} = {ln_k:.3f}: {meaning}", xy=(0.02, ln_k), xycoords=("axes fraction", "data"),
                         xytext=(0, 4), textcoords="offset points", va="bottom", fontsize=11, color="0.25")
             ax.set_ylim(bottom=-0.05, top=max(ln_k * 1.15, ax.get_ylim()[1]))
+        if column == GRADIENT_NORM_PANEL[0]:
+            ax.set_yscale("log")
+            for threshold in sorted(df["clip_norm"].dropna().unique()) if "clip_norm" in df else []:
+                ax.axhline(threshold, color="0.3", ls="--", lw=1.3, gid="ref_clip_norm")
+                ax.annotate(f"clipping threshold {threshold:g}", xy=(0.02, threshold), xycoords=("axes fraction", "data"),
+                            xytext=(0, 4), textcoords="offset points", va="bottom", fontsize=11, color="0.25")
         if column == "test_accuracy":
             if majority is not None:
                 ax.axhline(majority, color="0.3", ls="--", lw=1.3, gid="ref_majority")
@@ -385,6 +399,38 @@ def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, 
             title = (f"{' vs '.join(label(r) for r in run_names if (df['run_name'] == r).any())}: test-set curves to "
                      f"epoch {horizon}" + (", over the original's" if drawn_original else ""))
         fig.suptitle(title)
+    return fig
+
+
+def plot_accuracy_per_replicate(groups: dict, title: str | None = None, threshold: float = HIGH_ACCURACY):
+    """Each replicate's test accuracy as a dot, one column per group, against the ``threshold`` line.
+
+    ``groups``: {column label: (values, colour)} in the order drawn, e.g. our GMVAE replicates at epoch 200
+    beside the original's at 200, at 500 and at their last logged epoch. Each column is labelled with how many
+    of its replicates are above the threshold.
+    """
+    if not groups:
+        raise ValueError("plot_accuracy_per_replicate: nothing to draw")
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(2.3 * len(groups) + 2.5, 4.8), layout="constrained")
+        for i, (name, (values, col)) in enumerate(groups.items()):
+            values = np.sort(np.asarray(values, float))
+            # spread the dots sideways so that equal values stay visible
+            offsets = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else np.zeros(1)
+            ax.plot(i + offsets, values, "o", color=col, ms=9, mec="white", mew=0.8, ls="none", gid="replicate")
+            above = int((values > threshold).sum())
+            ax.annotate(f"{above} of {len(values)} above", xy=(i, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(0, -16), textcoords="offset points", ha="center", fontsize=11, color="0.2")
+        ax.axhline(threshold, color="0.3", ls="--", lw=1.3, gid="ref_high_accuracy")
+        ax.annotate(f"{threshold:.0%}", xy=(1.0, threshold), xycoords=("axes fraction", "data"), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=11, color="0.25")
+        ax.set_xticks(range(len(groups)), list(groups))
+        ax.set_xlim(-0.6, len(groups) - 0.4)
+        low = min(float(np.min(v)) for v, _ in groups.values())
+        ax.set_ylim(min(low - 0.05, threshold - 0.1), 1.0)
+        ax.set_ylabel("test cluster accuracy")
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.set_title(title or f"Accuracy of each replicate against {threshold:.0%}")
     return fig
 
 

@@ -55,28 +55,29 @@ def read_progress(run: _Run) -> None:
     run.new_epoch_seconds = tuple(new)
 
 
-def seconds_left(all_runs: list[_Run]) -> float | None:
+def seconds_left(all_runs: list[_Run], jobs: int = 1) -> float | None:
     """Training time left: each run's remaining epochs at its median measured epoch time, or the median over
-    every epoch measured in this reproduction; None before the first."""
+    every epoch measured in this reproduction, shared among ``jobs`` runs at once; None before the first.
+    (Runs side by side each take longer an epoch, which their measured times already hold.)"""
     measured = [s for r in all_runs for s in r.new_epoch_seconds]
     if not measured:
         return None
     fallback = float(np.median(measured))
     return sum((r.epochs - r.done) * (float(np.median(r.new_epoch_seconds)) if r.new_epoch_seconds else fallback)
-               for r in all_runs if not r.stopped)
+               for r in all_runs if not r.stopped) / jobs
 
 
-def status_line(all_runs: list[_Run]) -> str:
-    """"run 3 of 6: gmvae seed 0 (mixed_bfloat16), epoch 12 of 50; about 41 min of training left"."""
+def status_line(all_runs: list[_Run], jobs: int = 1) -> str:
+    """"run 3 of 6: gmvae seed 0 (mixed_bfloat16), epoch 12 of 50; about 41 min of training left", with one
+    "run i of n: ..." part for each of the ``jobs`` runs training at once."""
     todo = [r for r in all_runs if not r.stopped and r.done < r.epochs]
     if not todo:
         return f"all {len(all_runs)} runs trained"
-    current = todo[0]
-    left = seconds_left(all_runs)
+    left = seconds_left(all_runs, jobs)
     eta = "time left known after the first epoch" if left is None else f"about {_minutes(left)} of training left"
-    precision = f" ({current.precision})" if current.precision else ""
-    return (f"run {all_runs.index(current) + 1} of {len(all_runs)}: {current.name} seed {current.seed}{precision}, "
-            f"epoch {current.done + 1} of {current.epochs}; {eta}")
+    parts = [f"run {all_runs.index(r) + 1} of {len(all_runs)}: {r.name} seed {r.seed}"
+             f"{f' ({r.precision})' if r.precision else ''}, epoch {r.done + 1} of {r.epochs}" for r in todo[:jobs]]
+    return f"{'; '.join(parts)}; {eta}"
 
 
 def _minutes(seconds: float) -> str:
@@ -88,9 +89,10 @@ class ReproductionProgress:
     profile on a terminal, a printed line every `log_every` seconds elsewhere (log files, CI). Nothing
     if every run is already trained. `write` prints above the bar."""
 
-    def __init__(self, profile: str, results_dir, seeds=None, epochs=None, *, poll_seconds: float = 2.0,
+    def __init__(self, profile: str, results_dir, seeds=None, epochs=None, *, jobs: int = 1, poll_seconds: float = 2.0,
                  log_every: float = 60.0, file=None):
         self.runs = profile_runs(profile, results_dir, seeds, epochs)
+        self.jobs = jobs
         for run in self.runs:
             read_progress(run)
             run.done_at_start, run.new_epoch_seconds = run.done, ()
@@ -137,7 +139,7 @@ class ReproductionProgress:
     def _update(self) -> str:
         for run in self.runs:
             read_progress(run)
-        line = status_line(self.runs)
+        line = status_line(self.runs, self.jobs)
         if self._bar is not None:
             self._bar.n = sum(r.epochs if r.stopped else r.done for r in self.runs)
             self._bar.set_description_str(line, refresh=False)

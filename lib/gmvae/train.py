@@ -137,11 +137,13 @@ def make_train_epoch(train_step):
 
 
 def gradient_norm_summary(gradient_norms: np.ndarray) -> dict:
-    """An epoch's global gradient norms (before clipping) as log columns: their median and maximum, so that a
-    clipping threshold can be set from typical values and the spikes the post suspects before a NaN show."""
+    """An epoch's global gradient norms (before clipping) as log columns: median and maximum of the finite ones,
+    so that a clipping threshold can be set from typical values and the spikes the post suspects before a NaN
+    show (in the NaN epoch too)."""
     finite = gradient_norms[np.isfinite(gradient_norms)]
-    return {"grad_norm_median": float(np.median(finite)) if len(finite) else np.nan,
-            "grad_norm_max": float(np.max(gradient_norms)) if len(gradient_norms) else np.nan}
+    if not len(finite):
+        return {"grad_norm_median": np.nan, "grad_norm_max": np.nan}
+    return {"grad_norm_median": float(np.median(finite)), "grad_norm_max": float(np.max(finite))}
 
 
 def make_optimizer(config: TrainConfig) -> tf.keras.optimizers.Adam:

@@ -1,0 +1,72 @@
+"""Training a profile's runs several at once, each process pinned to a core of its own."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gmvae import cli, local_training, runs
+from gmvae.config import TrainConfig
+from gmvae.train import train
+
+CONFIGS = [
+    TrainConfig(model="m2", epochs=3, seed=2),
+    TrainConfig(model="modified_m2", decoder_first="relu_layer", clip_norm=12.5, precision="mixed_bfloat16"),
+    TrainConfig(model="m2", kl_y_weight=0.0, first_pass="shuffled", iters_per_epoch=7, learning_rate=3e-4),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.run_name)
+def test_the_train_command_gives_back_the_same_configuration(config, tmp_path):
+    command = local_training.train_command(config, tmp_path / "run", "mnist.npz")
+    assert command[1:4] == ["-m", "gmvae", "train"]
+    args = cli.build_parser().parse_args(command[3:])
+    assert cli._train_config(None, args) == config
+    assert (args.out, str(args.data), args.no_progress) == (tmp_path / "run", "mnist.npz", True)
+
+
+# Full-width layers and batches, so that the matrix products are large enough to be split between threads.
+SIDE_BY_SIDE = TrainConfig(model="gmvae", epochs=2, iters_per_epoch=8, train_eval_size=300, test_eval_size=300,
+                           precision="float32")
+
+
+@pytest.mark.slow
+@pytest.mark.needs_mnist
+@pytest.mark.skipif(len(local_training.usable_cores()) < 2, reason="needs two cores to pin two runs")
+def test_runs_pinned_one_core_each_log_what_a_run_on_every_core_logs(tmp_path, capsys):
+    configs = [SIDE_BY_SIDE.replace(seed=seed) for seed in (0, 1)]
+    todo = [(config, tmp_path / "pinned" / f"seed{config.seed}") for config in configs]
+    local_training.train_runs(todo, jobs=2, poll_seconds=0.2)
+    said = capsys.readouterr().out
+    assert "on core 0" in said and "on core 1" in said
+    for config, pinned in todo:
+        together = train(config, tmp_path / "together" / f"seed{config.seed}", progress=False)
+        alone = runs.read_log(pinned)
+        assert len(alone) == 2
+        pd.testing.assert_frame_equal(alone.drop(columns="seconds"), together.drop(columns="seconds"))
+        command = runs.read_record(pinned)["provenance"]["command"]
+        assert command.startswith(f"taskset -c {config.seed} python -m gmvae train --out {pinned}")
+    seeds = [runs.read_log(d)["test_loss"].to_numpy() for _, d in todo]
+    assert not np.array_equal(*seeds)  # two seeds, two different runs
+
+
+def test_a_failing_run_is_named_after_the_others_finish(tmp_path, monkeypatch):
+    """A run whose command fails (here: an unknown model smuggled past the configuration's check) and a run
+    that succeeds (its command replaced by one that exits 0): the error names the failed run and its last line."""
+    good, bad = TrainConfig(model="m2", seed=0), TrainConfig(model="gmvae", seed=1)
+
+    def command(config, out_dir, data_path=None):
+        script = "print('fine')" if config is good else "import sys; print('boom: no such thing'); sys.exit(3)"
+        return ["python", "-c", script]
+
+    monkeypatch.setattr(local_training, "train_command", command)
+    monkeypatch.setattr(os, "sched_setaffinity", lambda pid, cores: None, raising=False)
+    lines = []
+    with pytest.raises(local_training.TrainingError, match=r"gmvae seed 1 \(exit 3\): boom: no such thing"):
+        local_training.train_runs([(bad, tmp_path / "bad"), (good, tmp_path / "good")], jobs=2, poll_seconds=0.05,
+                                  say=lambda *a, **k: lines.append(a[0]))
+    assert (tmp_path / "good" / "train.out").read_text() == "fine\n"
+    assert any(line.startswith("m2 seed 0: done") for line in lines)

@@ -1,0 +1,40 @@
+"""The profiles' schedules, and the clipping threshold of the post profile as its rule gives it."""
+
+from __future__ import annotations
+
+import pytest
+
+from gmvae import profiles, runs
+from gmvae.parameters import PROJECT_ROOT
+
+
+def test_the_clipping_threshold_is_ten_times_the_median_of_the_first_twenty_epochs_median_norms():
+    """Medians 2, 4, ..., 40 then 1000s that must not count: median 21, times 10 is 210; 2.46 x 20 -> 24.6 -> 25."""
+    assert profiles.clipping_threshold([*range(2, 41, 2), 1000, 1000]) == 210.0
+    assert profiles.clipping_threshold([2.46] * 20) == 25.0
+    with pytest.raises(ValueError, match="20 epochs"):
+        profiles.clipping_threshold(range(1, 20))
+
+
+def test_the_post_profiles_clipping_threshold_is_the_rule_applied_to_the_committed_unclipped_run():
+    log = runs.read_log(PROJECT_ROOT / "results" / "runs" / "modified_m2" / "seed0")
+    post = profiles.get_profile("post")
+    measured = len(log) >= profiles.CLIP_RULE_EPOCHS and log["grad_norm_median"].head(20).notna().all()
+    if not measured:  # the run is not in yet: no threshold, no clipped runs
+        assert profiles.CLIP_NORM is None and "modified_m2_clip" not in post.seeds
+        return
+    assert profiles.CLIP_NORM == profiles.clipping_threshold(log["grad_norm_median"])
+    clipped = post.configs("modified_m2_clip")
+    assert [c.clip_norm for c in clipped] == [profiles.CLIP_NORM] * 3 and {c.epochs for c in clipped} == {300}
+
+
+def test_the_cpu_profiles_runs_are_the_first_fifty_epochs_of_the_post_profiles():
+    """Same seeds, same folders, same configuration but the epochs: a cpu run is a post run read to 50."""
+    cpu, post = profiles.get_profile("cpu"), profiles.get_profile("post")
+    for run_name in ("m2", "modified_m2", "gmvae"):
+        assert set(cpu.seeds[run_name]) <= set(post.seeds[run_name])
+        for short, long in zip(cpu.configs(run_name), post.configs(run_name)):
+            assert short.replace(epochs=long.epochs) == long and short.epochs == 50 < long.epochs
+    assert {c.epochs for c in post.configs("modified_m2")} == {300}
+    assert {c.epochs for r in ("m2", "gmvae") for c in post.configs(r)} == {200}
+    assert (len(post.seeds["gmvae"]), len(post.seeds["modified_m2"]), len(post.seeds["m2"])) == (6, 3, 4)
