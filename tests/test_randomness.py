@@ -52,27 +52,26 @@ def test_step_seeds_differ_between_epochs_steps_and_seeds_and_repeat_for_the_sam
     assert not np.any(step_seeds(config.replace(seed=1), 1) == seeds)
 
 
-def objectives_by_seeds(pixels):
-    """The training objective of one step as a function of its [2, 2] seeds, the weights held fixed."""
-    class NoUpdate:
+def test_a_steps_first_seed_binarizes_the_batch_and_its_second_draws_z():
+    class NoUpdate:   # the weights stay put, so a step's objective depends on its batch and seeds alone
         def apply_gradients(self, pairs):
             pass
 
-    step = make_train_step(build_model(TINY), NoUpdate(), tf.constant(pixels), TINY)
-    indices = np.arange(TINY.batch_size)
-    return lambda seeds: float(step(indices, np.array(seeds, np.int32))[0])
+    grey = np.full((TINY.batch_size, 784), 0.5, np.float32)
+    binary = np.tile([0.0, 1.0], (TINY.batch_size, 392)).astype(np.float32)
+    step = make_train_step(build_model(TINY), NoUpdate(), tf.constant(np.concatenate([grey, binary])), TINY)
 
+    def objective(images, seeds):
+        rows = np.arange(TINY.batch_size) + (0 if images == "grey" else TINY.batch_size)
+        return float(step(rows, np.array(seeds, np.int32))[0])
 
-def test_a_steps_first_seed_binarizes_the_batch_and_its_second_draws_z():
-    grey = objectives_by_seeds(np.full((TINY.batch_size, 784), 0.5, np.float32))
-    binary = objectives_by_seeds(np.tile([0.0, 1.0], (TINY.batch_size, 392)).astype(np.float32))
     start, new_binarization, new_z = [[1, 2], [3, 4]], [[1, 5], [3, 4]], [[1, 2], [3, 5]]
-    assert grey(start) == grey(start)
-    assert grey(new_binarization) != grey(start)
-    assert grey(new_z) != grey(start)
+    assert objective("grey", start) == objective("grey", start)
+    assert objective("grey", new_binarization) != objective("grey", start)
+    assert objective("grey", new_z) != objective("grey", start)
     # Pixels of 0 and 1 binarize to themselves: there only the z noise can change the objective.
-    assert binary(new_binarization) == binary(start)
-    assert binary(new_z) != binary(start)
+    assert objective("binary", new_binarization) == objective("binary", start)
+    assert objective("binary", new_z) != objective("binary", start)
 
 
 # ---- evaluation ----
