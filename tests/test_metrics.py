@@ -133,3 +133,64 @@ def test_mean_entropy_rejects_a_flat_array_and_passes_nan_through():
     with pytest.raises(ValueError, match="2-D"):
         mean_entropy(np.zeros(10))
     assert math.isnan(mean_entropy(np.array([[0.0, 0.0], [0.0, np.nan]])))  # a diverged model logs NaN
+
+
+# ---- One worked example per published number, by hand to four digits ----
+# Ten points, two digits, four clusters; as a table of counts (row: cluster, column: digit):
+#
+#               digit 0  digit 1   size   majority   right
+#   cluster 0      3        0        3       0         3
+#   cluster 1      2        1        3       0         2      two clusters share the majority digit 0, so a
+#   cluster 2      1        2        3       1         2      one-to-one (Hungarian) matching would score less
+#   cluster 3      0        1        1       1         1
+#   total          6        4       10                 8
+WORKED_CLUSTERS = np.array([0, 1, 2, 3, 0, 1, 2, 0, 1, 2])
+WORKED_LABELS = np.array([0, 0, 0, 1, 0, 0, 1, 0, 1, 1])
+
+
+def test_the_worked_example_is_the_table_above():
+    np.testing.assert_array_equal(confusion(WORKED_LABELS, WORKED_CLUSTERS, k=4, n_labels=2),
+                                  [[3, 0], [2, 1], [1, 2], [0, 1]])
+
+
+def test_cluster_accuracy_by_hand_labels_each_cluster_with_its_majority_digit():
+    # (3 + 2 + 2 + 1) / 10 = 0.8; a one-to-one matching (cluster 0 -> 0, cluster 2 -> 1) would give 5 / 10.
+    assert cluster_accuracy(WORKED_LABELS, WORKED_CLUSTERS) == pytest.approx(0.8000, abs=5e-5)
+
+
+def test_nmi_by_hand_normalises_by_the_arithmetic_mean_of_the_entropies():
+    # In nats (NMI itself does not depend on the base):
+    #   H(digit)   = -(0.6 ln 0.6 + 0.4 ln 0.4)                         = 0.3065 + 0.3665          = 0.6730
+    #   H(cluster) = -(3 * 0.3 ln 0.3 + 0.1 ln 0.1)                     = 1.0836 + 0.2303          = 1.3138
+    #   H(joint)   = -(0.3 ln 0.3 + 2 * 0.2 ln 0.2 + 3 * 0.1 ln 0.1)    = 0.3612 + 0.6438 + 0.6908 = 1.6958
+    #   I          = H(digit) + H(cluster) - H(joint)                   = 0.6730 + 1.3138 - 1.6958 = 0.2911
+    #   NMI        = I / ((0.6730 + 1.3138) / 2) = 0.2911 / 0.9934                                 = 0.2930
+    # The other normalisations: geometric mean 0.3096, max 0.2216, min 0.4325.
+    assert nmi(WORKED_LABELS, WORKED_CLUSTERS) == pytest.approx(0.2930, abs=5e-5)
+
+
+def test_ari_by_hand():
+    # Pairs within a cell:    C(3,2) + C(2,2) + C(2,2)          = 3 + 1 + 1      = 5  (cells of 1 hold no pair)
+    # Pairs within a cluster: C(3,2) * 3 + C(1,2)               = 9
+    # Pairs within a digit:   C(6,2) + C(4,2)                   = 15 + 6         = 21
+    # Expected cell pairs:    9 * 21 / C(10,2) = 189 / 45       = 4.2
+    # ARI = (5 - 4.2) / ((9 + 21) / 2 - 4.2) = 0.8 / 10.8       = 0.0741
+    # (the unadjusted Rand index, pairs on which the two agree: (5 + (45 - 9 - 21 + 5)) / 45 = 25 / 45 = 0.5556)
+    assert ari(WORKED_LABELS, WORKED_CLUSTERS) == pytest.approx(0.0741, abs=5e-5)
+
+
+# q(y|x) of eight points over three categories:
+WORKED_PROBS = np.array([[1 / 2, 1 / 4, 1 / 4]] * 3 + [[1 / 4, 1 / 2, 1 / 4]] * 3 + [[1 / 3, 1 / 3, 1 / 3]] * 2)
+
+
+def test_mean_entropy_by_hand_in_nats():
+    # H(1/2, 1/4, 1/4) = 1/2 ln 2 + 2 * 1/4 ln 4 = 1.5 ln 2 = 1.0397 (six points);  H(uniform) = ln 3 = 1.0986 (two)
+    # mean = (6 * 1.0397 + 2 * 1.0986) / 8 = (6.2383 + 2.1972) / 8 = 1.0544  (in bits it would be 1.5212)
+    assert mean_entropy(np.log(WORKED_PROBS)) == pytest.approx(1.0544, abs=5e-5)
+
+
+def test_mutual_information_by_hand_in_nats():
+    # mean q(y|x) = ((3/2 + 3/4 + 2/3) / 8, same, (3/4 + 3/4 + 2/3) / 8) = (35/96, 35/96, 26/96)
+    # H(mean)     = -(2 * 35/96 ln(35/96) + 26/96 ln(26/96)) = 2 * 0.3646 * 1.0090 + 0.2708 * 1.3063 = 1.0895
+    # I(x; y)     = H(mean) - mean H = 1.0895 - 1.0544 = 0.0351
+    assert mutual_information(np.log(WORKED_PROBS)) == pytest.approx(0.0351, abs=5e-5)

@@ -1,4 +1,5 @@
-"""Shapes of every p and q, the layers' structure and initialisation, m2_iaf's flow, with small distinct sizes."""
+"""Shapes of every p and q, the layers' structure and initialisation, m2_iaf's flow, with small distinct sizes; then
+every network at the post's own sizes, by literal."""
 
 import numpy as np
 import pytest
@@ -168,3 +169,61 @@ def test_flow_moves_the_gaussian_sample_and_its_weights_are_trained():
         loss = tf.reduce_mean(negative_elbo(model, x, SEED).loss)
     for v, gradient in zip(flow_variables, tape.gradient(loss, flow_variables)):
         assert np.abs(gradient.numpy()).max() > 0, v.name
+
+
+# ---- the post's sizes (DESIGN.md section 2), at full size and by literal ----
+
+RELU, SOFTPLUS, LINEAR = tf.nn.relu, tf.nn.softplus, None
+
+
+def layer_sizes(layers):
+    """Per layer: the kernel of each input part (a concatenation has several), the bias, the activation."""
+    return [([tuple(k.shape) for k in layer.kernels], tuple(layer.bias.shape), layer.activation) for layer in layers]
+
+
+ENCODER = {
+    # q(y|x): 784 -> 512 -> 512 -> 10 logits
+    "q_y": [([(784, 512)], (512,), RELU), ([(512, 512)], (512,), RELU), ([(512, 10)], (10,), LINEAR)],
+    # q(z|x,y): [x, onehot(y)] (794) -> 512 -> 512 -> mean (linear, 64) and variance (softplus, 64)
+    "q_z": [([(784, 512), (10, 512)], (512,), RELU), ([(512, 512)], (512,), RELU),
+            ([(512, 64)], (64,), LINEAR), ([(512, 64)], (64,), SOFTPLUS)],
+}
+M2_DECODER = {  # [z, onehot(y)] (74) -> 512 -> 512 -> 784 logits
+    "p_x": [([(64, 512), (10, 512)], (512,), RELU), ([(512, 512)], (512,), RELU), ([(512, 784)], (784,), LINEAR)],
+}
+MIXTURE = [([(10, 64)], (64,), LINEAR), ([(10, 64)], (64,), SOFTPLUS)]  # mu(y) linear, v(y) softplus-linear, 64 each
+MODIFIED_M2_DECODER = {"h": MIXTURE,   # h = mu(y) + sqrt(v(y)) z; then h -> 512 -> 784
+                       "p_x": [([(64, 512)], (512,), RELU), ([(512, 784)], (784,), LINEAR)]}
+DECODERS = {
+    ("m2", "relu"): M2_DECODER,
+    ("m2_iaf", "relu"): M2_DECODER,
+    ("modified_m2", "relu"): MODIFIED_M2_DECODER,
+    ("modified_m2", "identity"): MODIFIED_M2_DECODER,
+    ("modified_m2", "relu_layer"): {"h": MIXTURE,   # a 512-unit ReLU layer in place of the ReLU: h -> 512 -> 512 -> 784
+                                    "p_x": [([(64, 512)], (512,), RELU), ([(512, 512)], (512,), RELU),
+                                            ([(512, 784)], (784,), LINEAR)]},
+    ("gmvae", "relu"): {"p_z": MIXTURE,   # p(z|y) = N(mu(y), diag v(y)); then z (64) -> 512 -> 512 -> 784
+                        "p_x": [([(64, 512)], (512,), RELU), ([(512, 512)], (512,), RELU),
+                                ([(512, 784)], (784,), LINEAR)]},
+}
+
+
+def networks(model):
+    """The model's layers by the network they make up."""
+    found = {"q_y": model.qy_layers, "q_z": [*model.qz_layers, model.qz_mean, model.qz_var], "p_x": model.px_layers}
+    if hasattr(model, "h_mean"):
+        found["h"] = [model.h_mean, model.h_var]
+    if hasattr(model, "pz_mean"):
+        found["p_z"] = [model.pz_mean, model.pz_var]
+    return found
+
+
+@pytest.mark.parametrize("name, decoder_first", DECODERS, ids=lambda v: v)
+def test_every_network_has_the_posts_layer_sizes(name, decoder_first):
+    model = build_model(TrainConfig(model=name, decoder_first=decoder_first))   # the default sizes: the post's
+    found = networks(model)
+    assert {net: layer_sizes(layers) for net, layers in found.items()} == {**ENCODER, **DECODERS[name, decoder_first]}
+    # ... and no weights besides these (m2_iaf's flow is its own addition to M2).
+    listed = {v.ref() for layers in found.values() for layer in layers for v in layer.trainable_variables}
+    flow = {v.ref() for network in getattr(model, "flow_networks", []) for v in network.trainable_variables}
+    assert {v.ref() for v in model.trainable_variables} == listed | flow

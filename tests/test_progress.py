@@ -43,6 +43,19 @@ def test_a_run_stopped_at_nan_counts_as_done(tmp_path):
     assert progress.status_line(line.runs) == "all 5 runs trained"
 
 
+def test_time_left_by_hand_when_runs_stopped_at_a_nan_epoch(tmp_path):
+    line = progress.ReproductionProgress("smoke", tmp_path, epochs=10)
+    write_run(tmp_path, "m2", 0, [10.0, 20.0, 60.0])                       # training: 3 of 10 epochs done
+    write_run(tmp_path, "modified_m2", 0, [30.0, 50.0, 4.0], nan_epoch=3)  # NaN early in epoch 3: stopped
+    write_run(tmp_path, "gmvae", 0, [40.0, 3.0], nan_epoch=2)              # NaN early in epoch 2: stopped
+    line._update()                                                          # m2_iaf and m2_eta0 not begun
+    # m2:                 7 epochs left at its own median, median(10, 20, 60) = 20 s:                7 * 20 = 140 s
+    # modified_m2, gmvae: stopped, nothing left to train (not 7 * 30 and 8 * 21.5):                          0 s
+    # m2_iaf, m2_eta0:    10 epochs each at the median of every epoch measured, the stopped runs' too:
+    #                     median(3, 4, 10, 20, 30, 40, 50, 60) = (20 + 30) / 2 = 25 s:          2 * 10 * 25 = 500 s
+    assert progress.seconds_left(line.runs) == pytest.approx(140 + 0 + 500)
+
+
 def test_away_from_a_terminal_it_prints_a_line_every_interval(tmp_path):
     out = io.StringIO()
     with progress.ReproductionProgress("smoke", tmp_path, poll_seconds=0.05, log_every=0.0, file=out) as line:
