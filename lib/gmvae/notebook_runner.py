@@ -43,11 +43,14 @@ class NotebookError(RuntimeError):
 # curve figure comes twice: at our horizon and at the post's (<name>_post_horizon.png).
 NOTEBOOK_OUTPUTS = {
     "01_m2_failure.ipynb": ("figures/m2_curves.png",),
-    "02_modified_m2.ipynb": ("figures/modified_m2_curves.png", "figures/modified_m2_variants.png (blog profile only)"),
-    "03_real_gmvae.ipynb": ("figures/gmvae_curves.png", f"{MODEL_FIGURE_DATA.as_posix()} (needs a checkpoint)",
+    "02_modified_m2.ipynb": ("figures/modified_m2_curves.png", "figures/modified_m2_clipping.png (post profile only)",
+                             "figures/modified_m2_variants.png (blog profile only)"),
+    "03_real_gmvae.ipynb": ("figures/gmvae_curves.png", "figures/gmvae_accuracy_per_replicate.png",
+                            f"{MODEL_FIGURE_DATA.as_posix()} (needs a checkpoint)",
                             "figures/gmvae_samples.png", "figures/gmvae_confusion.png"),
     "04_overlay_comparison.ipynb": ("figures/overlay.png", "claims.csv", "claims.md", "run_table.csv", "run_table.md",
-                                    "fidelity.csv", "fidelity.md"),
+                                    "fidelity.csv", "fidelity.md", "fidelity_distributions.csv",
+                                    "fidelity_distributions.md"),
     "05_open_questions.ipynb": ("figures/open_questions.png", "claims.md (with the open question's verdicts)"),
 }
 

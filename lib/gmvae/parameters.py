@@ -93,9 +93,11 @@ def validate_parameters(profile, seeds=None, epochs=None, results_dir="../result
 
 
 def _all_run_names():
+    """Every model variant a profile trains or defines (a variant may wait for its profile, as the clipped runs
+    wait for their threshold)."""
     names = []
     for p in PROFILES.values():
-        names += [n for n in p.seeds if n not in names]
+        names += [n for n in [*p.seeds, *p.variants] if n not in names]
     return names
 
 
