@@ -59,16 +59,21 @@ def fidelity_table(ours: pd.DataFrame, original: pd.DataFrame, epochs=FIDELITY_E
     kept from an earlier protocol); ``original``: gmvae.original.load_original_logs output.
     """
     rows = []
+    for keys, mine, theirs in _pairs(ours, original):
+        rows += _compare(mine, theirs, epochs, keys)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _pairs(ours: pd.DataFrame, original: pd.DataFrame):
+    """({"source", "run_name"}, our logs, the original's logs) per source of ours and model that both have, in the
+    post's order of the models."""
     sources = list(dict.fromkeys(ours["source"])) if "source" in ours and len(ours) else ["ours"] * bool(len(ours))
     for source in sources:
         mine_all = ours[ours["source"] == source] if "source" in ours else ours
         for run_name in sorted(set(mine_all["run_name"]), key=model_order):
             theirs = original[original["run_name"] == run_name]
-            if theirs.empty:
-                continue
-            rows += _compare(mine_all[mine_all["run_name"] == run_name], theirs, epochs,
-                             {"source": source, "run_name": run_name})
-    return pd.DataFrame(rows, columns=COLUMNS)
+            if len(theirs):
+                yield {"source": source, "run_name": run_name}, mine_all[mine_all["run_name"] == run_name], theirs
 
 
 def _compare(mine: pd.DataFrame, theirs: pd.DataFrame, epochs, keys: dict) -> list[dict]:
@@ -189,24 +194,19 @@ def distribution_table(ours: pd.DataFrame, original: pd.DataFrame, epochs=DISTRI
     original's min-max widened by half a logged unit and whether every run of ours is inside it.
     Arguments as :func:`fidelity_table`."""
     rows = []
-    sources = list(dict.fromkeys(ours["source"])) if "source" in ours and len(ours) else ["ours"] * bool(len(ours))
-    for source in sources:
-        mine_all = ours[ours["source"] == source] if "source" in ours else ours
-        for run_name in sorted(set(mine_all["run_name"]), key=model_order):
-            theirs = original[original["run_name"] == run_name]
-            mine = mine_all[mine_all["run_name"] == run_name]
-            for column, metric in METRICS.items():
-                our_wide, their_wide = _wide(mine, column), _wide(theirs, column)
-                for epoch in epochs:
-                    if epoch not in our_wide.index or epoch not in their_wide.index:
-                        continue
-                    a, b = our_wide.loc[epoch].dropna().to_numpy(), their_wide.loc[epoch].dropna().to_numpy()
-                    if len(a) == 0 or len(b) == 0:
-                        continue
-                    lo, hi, low, high = _edges(pd.Series(b))
-                    rows.append({"source": source, "run_name": run_name, "metric": metric, "epoch": epoch,
-                                 **compare_samples(a, b), "original_min": lo, "original_max": hi, "low": low,
-                                 "high": high, "inside": bool(((low <= a) & (a <= high)).all())})
+    for keys, mine, theirs in _pairs(ours, original):
+        for column, metric in METRICS.items():
+            our_wide, their_wide = _wide(mine, column), _wide(theirs, column)
+            for epoch in epochs:
+                if epoch not in our_wide.index or epoch not in their_wide.index:
+                    continue
+                a, b = our_wide.loc[epoch].dropna().to_numpy(), their_wide.loc[epoch].dropna().to_numpy()
+                if len(a) == 0 or len(b) == 0:
+                    continue
+                lo, hi, low, high = _edges(pd.Series(b))
+                rows.append({**keys, "metric": metric, "epoch": epoch, **compare_samples(a, b), "original_min": lo,
+                             "original_max": hi, "low": low, "high": high,
+                             "inside": bool(((low <= a) & (a <= high)).all())})
     return pd.DataFrame(rows, columns=DISTRIBUTION_COLUMNS)
 
 
