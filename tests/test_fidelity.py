@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmvae import claims, fidelity
+from gmvae.reporting import claims, fidelity
 
 
 def long_log(run_name, seed, epochs, accuracy, entropy, loss, source):
@@ -257,7 +257,7 @@ def test_five_of_six_counts_at_the_last_epoch_every_replicate_reached():
 
 def test_five_of_six_in_the_originals_own_logs():
     """The shipped logs: 5 of the 6 GMVAE logs that reach epoch 500 end above 0.80; at 200, 3 of 6."""
-    from gmvae.original import load_original_logs
+    from gmvae.reporting.original import load_original_logs
 
     measured, verdict = claim_row(gmvae_runs([0.5], 10), f"{FIVE_OF_SIX}, in the original's logs",
                                   load_original_logs(["gmvae"]))

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from gmvae import claims, plots  # noqa: E402
+from gmvae.reporting import claims, plots  # noqa: E402
 from test_plots import modified_log, write_run  # noqa: E402
 
 EPOCHS = np.arange(1, 7)

@@ -12,9 +12,10 @@ import os
 import nbformat
 import pytest
 
-from gmvae import figures, notebook_runner, runs
+from gmvae import notebook_runner, runs
 from gmvae.notebook_runner import NotebookError, run_notebook
 from gmvae.parameters import NOTEBOOK_DIR
+from gmvae.reporting import figures
 
 SMOKE_NOTEBOOKS = list(notebook_runner.NOTEBOOKS)  # every notebook, in the order they must run
 FIGURE_NOTEBOOKS = [n for n in SMOKE_NOTEBOOKS if not n.startswith("00_")]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmvae import claims
+from gmvae.reporting import claims
 
 
 def run(run_name, information, accuracy, entropy=1.0, epochs=3, seed=0):

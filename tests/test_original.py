@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmvae import original
+from gmvae.reporting import original
 
 
 @pytest.fixture(scope="module")

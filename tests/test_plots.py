@@ -18,9 +18,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from gmvae import claims, figures, parameters, pipeline, plots, runs, tables  # noqa: E402
-from gmvae.profiles import get_profile  # noqa: E402
+from gmvae import parameters, pipeline, runs  # noqa: E402
 from gmvae.config import TrainConfig  # noqa: E402
+from gmvae.profiles import get_profile  # noqa: E402
+from gmvae.reporting import claims, figures, plots, tables  # noqa: E402
 
 
 def fake_log(epochs, entropy, loss, accuracy, nan_at=None) -> pd.DataFrame:
@@ -85,8 +86,9 @@ def test_plots_does_not_import_tensorflow():
     # what draws figures and tables must stay TensorFlow-free at import time (redraw_figures relies on it)
     import subprocess
 
-    code = ("import gmvae.plots, gmvae.pipeline, gmvae.figures, gmvae.tables, gmvae.claims, gmvae.fidelity, "
-            "gmvae.original, gmvae.notebook_runner, gmvae.parameters, sys; print('tensorflow' in sys.modules)")
+    code = ("import gmvae.reporting.plots, gmvae.reporting.figures, gmvae.reporting.tables, gmvae.reporting.claims, "
+            "gmvae.reporting.fidelity, gmvae.reporting.original, gmvae.pipeline, gmvae.notebook_runner, "
+            "gmvae.parameters, sys; print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -95,8 +97,9 @@ def test_redrawing_every_figure_and_table_never_imports_tensorflow(results):
     """`make figures` in a fresh clone: logs, the original's material and saved figure data only."""
     import subprocess
 
-    code = (f"import sys; from gmvae.figures import redraw_figures; report = redraw_figures({str(results)!r}, "
-            "verbose=False); print(len(report['written']), 'tensorflow' in sys.modules)")
+    code = (f"import sys; from gmvae.reporting.figures import redraw_figures; "
+            f"report = redraw_figures({str(results)!r}, verbose=False); "
+            "print(len(report['written']), 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["8", "False"]
 
@@ -373,7 +376,7 @@ def test_ensure_runs_skips_complete_logs_and_rejects_other_configs(tmp_path, mon
 
 
 def original_logs(run_name="gmvae", epochs=200):
-    """Two made-up 'original' replicates in the long form of gmvae.original.load_original_logs."""
+    """Two made-up 'original' replicates in the long form of gmvae.reporting.original.load_original_logs."""
     frames = []
     for seed, shift in ((0, 0.0), (1, 0.1)):
         log = gmvae_log(epochs)

@@ -10,8 +10,9 @@ import sys
 import pandas as pd
 import pytest
 
-from gmvae import agreement, machine, runs
+from gmvae import machine, runs
 from gmvae.config import TrainConfig
+from gmvae.reporting import agreement
 from gmvae.train import RunMismatchError, resolve_precision, train
 
 from test_train import TINY, synthetic_mnist

@@ -136,7 +136,7 @@ def main(argv=None) -> int:
                 reproduce(args.profile, args.out, data_path=args.data, seeds=args.seeds, epochs=args.epochs,
                           retrain=args.retrain, jobs=args.jobs)
             else:
-                from gmvae.figures import redraw_figures
+                from gmvae.reporting.figures import redraw_figures
 
                 redraw_figures(args.results)
         except (ValueError, FileNotFoundError, NotebookError, DamagedRunError, TrainingError) as error:

@@ -15,11 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from gmvae import runs
-from gmvae.figures import MODEL_FIGURE_DATA
 from gmvae.local_training import default_jobs, train_runs
 from gmvae.parameters import NOTEBOOK_DIR, display_path, notebook_path, resolve_path, validate_parameters
 from gmvae.pipeline import pending_runs
 from gmvae.progress import ReproductionProgress
+from gmvae.reporting.figures import MODEL_FIGURE_DATA
 
 # Every notebook, in the order they must run (04 draws from the logs 01-03 write; 05 trains two M2
 # variants and compares them with 01's M2).

@@ -145,7 +145,7 @@ def load_profile_runs(profile, run_names, results_dir, *, seeds=None, epochs=Non
     """:func:`plots.load_runs` restricted to what the profile trains: each run name with the profile's
     seeds (or ``seeds``), cut at the profile's epochs (or ``epochs``), so longer logs (e.g. from the
     blog profile) in the same results folder draw at the requested horizon."""
-    from gmvae import plots
+    from gmvae.reporting import plots
 
     results_dir = resolve_path(results_dir)
     frames = [plots.load_runs(results_dir, [r],
@@ -163,7 +163,7 @@ BFLOAT16_SOURCE = KEPT_RUNS["mixed_bfloat16"]  # the cpu profile in bfloat16, be
 def load_kept_runs(results_dir, run_names) -> pd.DataFrame:
     """The logs of KEPT_RUNS found under results_dir, in the long form of plots.load_runs with their
     ``source`` label; empty if there are none."""
-    from gmvae import plots
+    from gmvae.reporting import plots
 
     frames = [plots.load_runs(resolve_path(results_dir) / folder, run_names).assign(source=label)
               for folder, label in KEPT_RUNS.items()]
@@ -173,7 +173,7 @@ def load_kept_runs(results_dir, run_names) -> pd.DataFrame:
 
 def summarize_runs(df: pd.DataFrame) -> pd.DataFrame:
     """One row per run: last finite epoch and its test entropy, loss and accuracy; NaN epoch if any."""
-    from gmvae.plots import final_values
+    from gmvae.reporting.plots import final_values
 
     if df.empty:
         return pd.DataFrame(columns=["run_name", "seed", "epoch", "test_entropy", "test_loss", "test_accuracy", "nan_epoch"])
@@ -201,7 +201,7 @@ def has_checkpoint(run_dir) -> bool:
 
 def best_replicate(df: pd.DataFrame, run_name: str, column: str = "test_accuracy"):
     """The seed of ``run_name`` with the highest final finite ``column``, or None."""
-    from gmvae.plots import final_values
+    from gmvae.reporting.plots import final_values
 
     f = final_values(df[df["run_name"] == run_name], column)
     return None if f.empty else int(f.sort_values([column, "seed"], ascending=[False, True])["seed"].iloc[0])

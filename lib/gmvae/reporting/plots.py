@@ -130,9 +130,10 @@ def load_runs(results_dir, run_names, *, seeds=None, max_epoch=None) -> pd.DataF
     """Every log of the given model variants in long form: one row per (run, seed, epoch).
 
     Reads ``results_dir/runs/<run_name>/seed<k>/log.csv`` and ``run.json``. Columns: ``runs.LOG_COLUMNS``
-    plus ``run_name``, ``seed``, ``source`` ("ours"; gmvae.original's logs say "original"), ``nan_epoch`` (the epoch at which training turned NaN, from
-    ``run.json`` status; NaN if it never did), and from the run's config ``k`` (categories of y),
-    ``iters_per_epoch``, ``batch_size`` and ``clip_norm`` (NaN: not clipped).
+    plus ``run_name``, ``seed``, ``source`` ("ours"; gmvae.reporting.original's logs say "original"),
+    ``nan_epoch`` (the epoch at which training turned NaN, from ``run.json`` status; NaN if it never did),
+    and from the run's config ``k`` (categories of y), ``iters_per_epoch``, ``batch_size`` and ``clip_norm``
+    (NaN: not clipped).
 
     ``seeds``: only these seeds (default: every seed folder found). ``max_epoch``: drop later epochs
     (to draw a shorter horizon from longer logs); a NaN epoch after it is dropped too.
@@ -325,8 +326,8 @@ def plot_curves(df: pd.DataFrame, title: str | None = None, *, original: pd.Data
     """The post's figure for one model: test H(y|x), test loss and test cluster accuracy against epoch.
 
     One thin line per replicate (seed); with several replicates also their mean (thick) and min-max
-    band. ``original``: gmvae.original.load_original_logs output; the original's replicates of the same
-    model are drawn under ours as a grey min-max band with a dashed mean. ``max_epoch``: the horizon
+    band. ``original``: gmvae.reporting.original.load_original_logs output; the original's replicates of the
+    same model are drawn under ours as a grey min-max band with a dashed mean. ``max_epoch``: the horizon
     (default: our last epoch; the post's figures show 200). Reference lines: ln K on the entropy panel
     (q(y|x) uniform), the majority-class rate on the accuracy panel (``majority``: default the MNIST
     test set's, :data:`MNIST_TEST_MAJORITY_RATE`; None to omit). A run that turned NaN gets a dotted red

@@ -7,8 +7,8 @@ SHA256SUMS, against which every file is checked before use.
 The logs are CSV with fixed-width columns ``tr_ent, tr_loss, t_ent, t_loss, t_acc, epoch``, written
 with ``{:10.2e}``: three significant digits, so 1.03e+02 stands for anything from 102.5 to 103.5
 (:func:`half_unit`). :func:`load_original_logs` returns them in the long form of
-:func:`gmvae.plots.load_runs`, with ``source = "original"``, ``seed`` the replicate number of the file
-name and the run names of this project (ORIGINAL_RUN_NAMES). A run that diverged logs ``nan`` losses
+:func:`gmvae.reporting.plots.load_runs`, with ``source = "original"``, ``seed`` the replicate number of the
+file name and the run names of this project (ORIGINAL_RUN_NAMES). A run that diverged logs ``nan`` losses
 from its first NaN epoch on (``nan_epoch``); its accuracy there is argmax over NaN logits, not a
 measurement, so every metric of those rows is NaN here.
 

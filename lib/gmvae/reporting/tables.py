@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 
 from gmvae import runs
-from gmvae.agreement import agreement_markdown_table, agreement_table
-from gmvae.claims import claims_table
-from gmvae.fidelity import (DISTRIBUTION_EPOCHS, DISTRIBUTION_RULE, distribution_markdown_table, distribution_table,
-                             fidelity_markdown_table, fidelity_table)
 from gmvae.parameters import resolve_path
 from gmvae.pipeline import BFLOAT16_SOURCE
-from gmvae.plots import label, model_order
+from gmvae.reporting.agreement import agreement_markdown_table, agreement_table
+from gmvae.reporting.claims import claims_table
+from gmvae.reporting.fidelity import (DISTRIBUTION_EPOCHS, DISTRIBUTION_RULE, distribution_markdown_table,
+                                      distribution_table, fidelity_markdown_table, fidelity_table)
+from gmvae.reporting.plots import label, model_order
 
 
 def markdown_table(table: pd.DataFrame) -> str:
@@ -61,10 +61,10 @@ def run_table(df: pd.DataFrame, epochs=RUN_TABLE_EPOCHS) -> pd.DataFrame:
 def write_tables(df: pd.DataFrame, results_dir, original: pd.DataFrame | None = None,
                  kept: pd.DataFrame | None = None) -> list[Path]:
     """Write into results_dir the claims table (claims.csv, .md), the per-run table (run_table.csv, .md) and,
-    with ``original`` (gmvae.original.load_original_logs output), the fidelity table (fidelity.csv, .md) of
-    ``df`` and of ``kept`` (runs kept beside the current ones, pipeline.load_kept_runs) with the distribution
-    table of ``df`` (fidelity_distributions.csv, .md) and, if ``kept`` holds
-    bfloat16 runs, their agreement with ``df`` (precision.csv, .md); return the paths."""
+    with ``original`` (gmvae.reporting.original.load_original_logs output), the fidelity table (fidelity.csv,
+    .md) of ``df`` and of ``kept`` (runs kept beside the current ones, pipeline.load_kept_runs) with the
+    distribution table of ``df`` (fidelity_distributions.csv, .md) and, if ``kept`` holds bfloat16 runs, their
+    agreement with ``df`` (precision.csv, .md); return the paths."""
     results_dir = resolve_path(results_dir)
     claims = claims_table(df, original)
     table = run_table(df)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gmvae.fidelity import METRICS, format_value
-from gmvae.plots import label, model_order
+from gmvae.reporting.fidelity import METRICS, format_value
+from gmvae.reporting.plots import label, model_order
 
 SHOWN_EPOCHS = (10, 20, 50)
 MEAN_ROW = "mean, all epochs"

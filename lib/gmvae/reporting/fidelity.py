@@ -6,7 +6,7 @@ the original's as two samples, with an equivalence verdict (:func:`distribution_
 
 The original logged three significant digits (``{:10.2e}``), so its 1.03e+02 means 102.5 to 103.5: a
 value of ours is *inside* when it lies within the original's min-max over its replicates at that epoch,
-each edge widened by half a unit of the digit logged there (:func:`gmvae.original.half_unit`), and no
+each edge widened by half a unit of the digit logged there (:func:`gmvae.reporting.original.half_unit`), and no
 wider. A single epoch's loss moves 0.1-0.2 nats from one epoch to the next, so each value comes with the
 mean of the last five epochs up to it (fewer at the first epochs), judged the same way against the
 original's five-epoch means.
@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from gmvae.original import half_unit
-from gmvae.plots import label, model_order
+from gmvae.reporting.original import half_unit
+from gmvae.reporting.plots import label, model_order
 
 FIDELITY_EPOCHS = (1, 5, 10, 20, 50)  # besides each model's last epoch
 METRICS = {"test_accuracy": "accuracy", "test_entropy": "H(y|x)", "test_loss": "loss"}
@@ -55,8 +55,8 @@ def fidelity_table(ours: pd.DataFrame, original: pd.DataFrame, epochs=FIDELITY_E
     original's replicates that reached the epoch (count, min, mean, max, widened edges) and whether ours
     is inside.
 
-    ``ours``: gmvae.plots.load_runs output, possibly of several sources (its ``source`` column, e.g. runs
-    kept from an earlier protocol); ``original``: gmvae.original.load_original_logs output.
+    ``ours``: gmvae.reporting.plots.load_runs output, possibly of several sources (its ``source`` column, e.g. runs
+    kept from an earlier protocol); ``original``: gmvae.reporting.original.load_original_logs output.
     """
     rows = []
     for keys, mine, theirs in _pairs(ours, original):

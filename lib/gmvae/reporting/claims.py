@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from gmvae.fidelity import fidelity_table, format_value
-from gmvae.plots import final_values
+from gmvae.reporting.fidelity import fidelity_table, format_value
+from gmvae.reporting.plots import final_values
 
 ENTROPY_UNIFORM_MIN = 2.2     # nats; ln 10 = 2.303 means q(y|x) is uniform
 ACCURACY_COLLAPSED_MAX = 0.2  # the majority-class rate of the MNIST test set is 0.1135
@@ -82,11 +82,11 @@ def claims_table(df: pd.DataFrame, original: pd.DataFrame | None = None) -> pd.D
        at the last epoch all our GMVAE runs reached, and whether our share above 80 % there is the
        original's share at the same epoch (:data:`SAME_SHARE_RULE`).
 
-    With ``original`` (gmvae.original.load_original_logs output), also: rules 7 and 9 on the original's logs
-    (9 at the last epoch of its runs that reach LONG_RUN_EPOCHS, with its counts at ORIGINAL_CHECK_EPOCHS),
-    and, per model, whether each of our runs lies inside the original's range at our last epoch
-    (:data:`INSIDE_RULE`, from :func:`gmvae.fidelity.fidelity_table`). With logs of the open question's
-    M2 variants, also :func:`open_question_table`.
+    With ``original`` (gmvae.reporting.original.load_original_logs output), also: rules 7 and 9 on the
+    original's logs (9 at the last epoch of its runs that reach LONG_RUN_EPOCHS, with its counts at
+    ORIGINAL_CHECK_EPOCHS), and, per model, whether each of our runs lies inside the original's range at our
+    last epoch (:data:`INSIDE_RULE`, from :func:`gmvae.reporting.fidelity.fidelity_table`). With logs of the
+    open question's M2 variants, also :func:`open_question_table`.
     """
     rows = []
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gmvae import plots, runs
-from gmvae.original import POST_HORIZON, load_original_logs, post_figure
+from gmvae import runs
 from gmvae.parameters import display_path, resolve_path
 from gmvae.pipeline import best_replicate, has_checkpoint, load_data, load_kept_runs
-from gmvae.tables import write_tables
+from gmvae.reporting import plots
+from gmvae.reporting.original import POST_HORIZON, load_original_logs, post_figure
+from gmvae.reporting.tables import write_tables
 
 # Figures drawn from logs alone (redraw_figures): file name -> (kind, run names drawn, run names of
 # which at least one must have logs). Kinds: one model's curves, an overlay of several, an overlay with
@@ -127,8 +128,8 @@ def horizons(name: str) -> tuple[bool, ...]:
 
 def draw_accuracy_per_replicate(df: pd.DataFrame, original: pd.DataFrame | None):
     """Our GMVAE replicates' accuracy at the last epoch all of them reached, against 80 %, beside the original's
-    at that epoch, at 500 and at the last epoch of its long logs (gmvae.claims.long_run_finals)."""
-    from gmvae import claims
+    at that epoch, at 500 and at the last epoch of its long logs (gmvae.reporting.claims.long_run_finals)."""
+    from gmvae.reporting import claims
 
     ours = df[df["run_name"] == "gmvae"]
     epoch = claims.common_epoch(ours)
@@ -154,7 +155,7 @@ def draw_accuracy_per_replicate(df: pd.DataFrame, original: pd.DataFrame | None)
 def draw_log_figure(name: str, df: pd.DataFrame, original: pd.DataFrame | None = None, *, post_horizon: bool = False):
     """Draw one of LOG_FIGURES from :func:`plots.load_runs` output (the same way notebooks and
     redraw_figures do), with the original's band under ours if ``original`` is given
-    (gmvae.original.load_original_logs output), to our last epoch or, with ``post_horizon``, to the
+    (gmvae.reporting.original.load_original_logs output), to our last epoch or, with ``post_horizon``, to the
     post's POST_HORIZON; None if ``df`` holds none of its runs."""
     kind, run_names, required = LOG_FIGURES[name]
     df = df[df["run_name"].isin(run_names)] if len(df) else df
@@ -183,7 +184,7 @@ def save_log_figures(name: str, df: pd.DataFrame, original: pd.DataFrame | None,
 
 
 def show_post_figure(name: str) -> None:
-    """Display the post's own figure (gmvae.original.POST_FIGURES) in a notebook, or say it is missing."""
+    """Display the post's own figure (gmvae.reporting.original.POST_FIGURES) in a notebook, or say it is missing."""
     from IPython.display import Image, display
 
     path = post_figure(name)
