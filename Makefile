@@ -8,8 +8,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # touched after a successful install: newer than requirements.txt and pyproject.toml until they change
 STAMP := $(VENV)/.installed
-# blog (1000 epochs) where a GPU is visible, else cpu (50 epochs); override: make reproduce PROFILE=smoke
-PROFILE ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo blog || echo cpu)
+# cpu (about an hour on 2 cores); the longer ones only when named: make reproduce PROFILE=post (hours), PROFILE=blog (days)
+PROFILE ?= cpu
 RESULTS ?= results
 
 .PHONY: help venv test reproduce figures lab clean-notebooks
@@ -31,7 +31,7 @@ venv: $(STAMP) ## create .venv (python3.11) with the pinned requirements and the
 test: venv ## run the tests, including a smoke run of every notebook (needs GMVAE_MNIST or the cache)
 	$(PY) -m pytest
 
-reproduce: venv ## run every notebook with papermill for PROFILE; executed copies in results/executed/; GMVAE_PRECISION=float32 overrides precision auto
+reproduce: venv ## train PROFILE's missing runs (one per core), then run every notebook with papermill; GMVAE_PRECISION=float32 overrides precision auto
 	$(PY) -m gmvae reproduce --profile $(PROFILE) --out $(RESULTS)
 
 figures: venv ## redraw every figure and table in results/ from the committed logs and figure data, without training

@@ -18,6 +18,7 @@ from gmvae import runs
 from gmvae.local_training import default_jobs, train_runs
 from gmvae.parameters import NOTEBOOK_DIR, display_path, notebook_path, resolve_path, validate_parameters
 from gmvae.pipeline import pending_runs
+from gmvae.profiles import get_profile
 from gmvae.progress import ReproductionProgress
 from gmvae.reporting.figures import MODEL_FIGURE_DATA
 
@@ -212,6 +213,8 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
     total = time.perf_counter()
     print(f"reproduce: profile {profile!r} into {display_path(out)}; each run's log is "
           f"{display_path(out / 'runs')}/<model>/seed<k>/log.csv (one row per epoch)", flush=True)
+    print(f"reproduce: profile {profile!r} trains {get_profile(profile).description}: "
+          f"{get_profile(profile).expected_time}", flush=True)
     todo = pending_runs(profile, out, seeds=seeds, epochs=epochs, retrain=retrain)
     jobs = min(jobs or default_jobs(), max(len(todo), 1))
     with ReproductionProgress(profile, out, seeds, epochs, jobs=jobs) as line:

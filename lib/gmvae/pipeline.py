@@ -155,9 +155,14 @@ def load_profile_runs(profile, run_names, results_dir, *, seeds=None, epochs=Non
     return pd.concat(frames, ignore_index=True) if frames else plots.load_runs(results_dir, [])
 
 
-# Runs kept from an earlier protocol, beside the current ones: folder under results_dir -> source label.
-KEPT_RUNS = {"shuffled_first_pass": "ours, shuffled first pass", "mixed_bfloat16": "ours, mixed_bfloat16"}
-BFLOAT16_SOURCE = KEPT_RUNS["mixed_bfloat16"]  # the cpu profile in bfloat16, beside the float32 runs
+# Runs of earlier protocols kept beside the current ones: folder under results_dir -> source label. The first
+# two are the cpu profile with TFP's own Bernoulli log-likelihood, in float32 and in bfloat16 (the precision study).
+EARLIER = "earlier"
+KEPT_RUNS = {f"{EARLIER}/tfp_bernoulli_float32": "ours, TFP's Bernoulli, float32",
+             f"{EARLIER}/tfp_bernoulli_mixed_bfloat16": "ours, TFP's Bernoulli, mixed_bfloat16",
+             f"{EARLIER}/shuffled_first_pass": "ours, shuffled first pass"}
+FLOAT32_SOURCE, BFLOAT16_SOURCE = KEPT_RUNS[f"{EARLIER}/tfp_bernoulli_float32"], \
+    KEPT_RUNS[f"{EARLIER}/tfp_bernoulli_mixed_bfloat16"]
 
 
 def load_kept_runs(results_dir, run_names) -> pd.DataFrame:

@@ -2,10 +2,10 @@
 
 * ``smoke``: seconds per model; a few iterations with evaluation on small subsets. For tests and CI.
 * ``cpu``:   every claim of the post at a shorter horizon (50 epochs), then two M2 variants the post leaves
-             open (a flow posterior, eta = 0): `make reproduce` took 55 minutes on 2 AMD EPYC cores with
-             avx512_bf16 (precision auto = mixed_bfloat16), 72 minutes there in float32; 2.6 hours for the
-             first four runs in float32 on 2 AVX2 cores, with older code (README.md).
-* ``blog``:  the post's 1000-epoch schedule and replicate counts. A GPU job.
+             open (a flow posterior, eta = 0). Its runs are the first 50 epochs of the post profile's.
+* ``post``:  the post's figures at its own horizon (epoch 200; modified M2 to 300, past its NaN) with the
+             original's replicate counts, and clipped modified M2: the post's open statements decided.
+* ``blog``:  the post's 1000-epoch schedule and replicate counts. A cluster or GPU job.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def clipping_threshold(gradient_norm_medians) -> float:
 class Profile:
     name: str
     description: str
+    expected_time: str                         # how long the profile trains, as measured (README.md)
     seeds: dict[str, tuple[int, ...]]          # run_name -> seeds trained for it
     base: TrainConfig                          # schedule shared by every run of the profile
     variants: dict[str, dict] = field(default_factory=dict)  # run_name -> config overrides
@@ -70,6 +71,7 @@ PROFILES = {
     "smoke": Profile(
         name="smoke",
         description="seconds per model: 2 epochs of 10 iterations, evaluated on 500 images",
+        expected_time="about 3 minutes for every notebook, mostly TensorFlow's start-up",
         seeds={"m2": (0,), "modified_m2": (0,), "gmvae": (0,), "m2_iaf": (0,), "m2_eta0": (0,)},
         base=TrainConfig(epochs=2, iters_per_epoch=10, train_eval_size=500, test_eval_size=500),
         variants=_VARIANTS,
@@ -77,7 +79,8 @@ PROFILES = {
     "cpu": Profile(
         name="cpu",
         description="the post's claims at 50 epochs: M2 x1, modified M2 x1, GMVAE x2, then M2 with a flow posterior "
-                    "x1 and M2 with eta = 0 x1 (about an hour on 2 cores with avx512_bf16; see README.md)",
+                    "x1 and M2 with eta = 0 x1",
+        expected_time="about an hour on 2 cores with avx512_bf16 (55 minutes measured, one run at a time)",
         seeds={"m2": (0,), "modified_m2": (0,), "gmvae": (0, 1), "m2_iaf": (0,), "m2_eta0": (0,)},
         base=TrainConfig(epochs=50),
         variants=_VARIANTS,
@@ -86,7 +89,9 @@ PROFILES = {
         name="post",
         description="the post's figures at its own horizon with the original's replicate counts: GMVAE x6 to epoch "
                     "200, modified M2 x3 to epoch 300 (past the original's NaN epochs) and x3 with clipped "
-                    "gradients, M2 x4 to epoch 200 (about 13 hours on 2 cores; see README.md)",
+                    "gradients, M2 x4 to epoch 200",
+        expected_time="about 16 hours on 2 cores of an AMD EPYC with avx512_bf16, two runs at a time (3,800 "
+                      "epochs at the 30.7 s a GMVAE epoch takes there on one core); a cluster spreads it",
         seeds={"gmvae": (0, 1, 2, 3, 4, 5), "modified_m2": (0, 1, 2), **_POST_CLIPPED, "m2": (0, 1, 2, 3)},
         base=TrainConfig(epochs=200),
         variants=_VARIANTS,
@@ -96,6 +101,7 @@ PROFILES = {
         name="blog",
         description="the post's schedule: 1000 epochs; M2 x4, modified M2 x3 (+1 each decoder variant), GMVAE x6; "
                     "M2 with a flow posterior x1, M2 with eta = 0 x1",
+        expected_time="about 3 days on 2 cores (17,000 epochs); a cluster or GPU job",
         seeds={
             "m2": (0, 1, 2, 3),
             "modified_m2": (0, 1, 2),

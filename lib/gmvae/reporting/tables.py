@@ -9,7 +9,7 @@ import pandas as pd
 
 from gmvae import runs
 from gmvae.parameters import resolve_path
-from gmvae.pipeline import BFLOAT16_SOURCE
+from gmvae.pipeline import BFLOAT16_SOURCE, EARLIER, FLOAT32_SOURCE
 from gmvae.reporting.agreement import agreement_markdown_table, agreement_table
 from gmvae.reporting.claims import claims_table
 from gmvae.reporting.fidelity import (DISTRIBUTION_EPOCHS, DISTRIBUTION_RULE, distribution_markdown_table,
@@ -63,8 +63,8 @@ def write_tables(df: pd.DataFrame, results_dir, original: pd.DataFrame | None = 
     """Write into results_dir the claims table (claims.csv, .md), the per-run table (run_table.csv, .md) and,
     with ``original`` (gmvae.reporting.original.load_original_logs output), the fidelity table (fidelity.csv,
     .md) of ``df`` and of ``kept`` (runs kept beside the current ones, pipeline.load_kept_runs) with the
-    distribution table of ``df`` (fidelity_distributions.csv, .md) and, if ``kept`` holds bfloat16 runs, their
-    agreement with ``df`` (precision.csv, .md); return the paths."""
+    distribution table of ``df`` (fidelity_distributions.csv, .md) and, if ``kept`` holds the float32 and bfloat16
+    runs of the precision study, their agreement (earlier/precision.csv, .md); return the paths."""
     results_dir = resolve_path(results_dir)
     claims = claims_table(df, original)
     table = run_table(df)
@@ -85,15 +85,17 @@ def write_tables(df: pd.DataFrame, results_dir, original: pd.DataFrame | None = 
         texts["fidelity_distributions.md"] = DISTRIBUTIONS_HEADER + (
             markdown_table(distribution_markdown_table(distributions)) if len(distributions)
             else f"No epoch of {', '.join(map(str, DISTRIBUTION_EPOCHS))} logged by both ours and the original.\n")
-    bfloat16 = kept[kept["source"] == BFLOAT16_SOURCE] if kept is not None and len(kept) else None
-    if bfloat16 is not None and len(bfloat16):
-        agreement = agreement_table(df, bfloat16)
-        texts["precision.csv"] = agreement.to_csv(index=False, float_format="%.6g")
-        texts["precision.md"] = PRECISION_HEADER + markdown_table(
-            agreement_markdown_table(agreement, "runs/", "mixed_bfloat16/"))
+    kept = kept if kept is not None else df.iloc[0:0]
+    float32, bfloat16 = (kept[kept["source"] == source] for source in (FLOAT32_SOURCE, BFLOAT16_SOURCE))
+    if len(float32) and len(bfloat16):
+        agreement = agreement_table(float32, bfloat16)
+        texts[f"{EARLIER}/precision.csv"] = agreement.to_csv(index=False, float_format="%.6g")
+        texts[f"{EARLIER}/precision.md"] = PRECISION_HEADER + markdown_table(
+            agreement_markdown_table(agreement, "float32", "mixed_bfloat16"))
     paths = []
     for name, text in texts.items():
         paths.append(results_dir / name)
+        paths[-1].parent.mkdir(parents=True, exist_ok=True)
         runs.atomic_write_text(paths[-1], text)
     return paths
 
@@ -126,11 +128,12 @@ beside it. Written by notebook 04 and `python -m gmvae figures` from the logs (g
 
 PRECISION_HEADER = """# The cpu profile in mixed_bfloat16 against float32
 
-Each run of `mixed_bfloat16/runs/` beside the run of the same model and seed in `runs/` (in this repository's
-results, float32: same weights, batches and noise, float32 matrix products): the test metric of each at epochs
-10, 20 and 50, their absolute difference, and the difference between the two GMVAE seeds of `runs/` at that
-epoch, the yardstick for "no larger than changing the seed". The "mean" rows average each over every epoch both reached; they carry the verdict
-(a single epoch's gap can be near zero where two curves cross). Written by notebook 04 and
-`python -m gmvae figures` from the logs (gmvae.agreement).
+Each run of `tfp_bernoulli_mixed_bfloat16/runs/` beside the run of the same model and seed in
+`tfp_bernoulli_float32/runs/` (same weights, batches and noise; bfloat16 or float32 matrix products; both with
+TFP's own Bernoulli log-likelihood, as the project computed it then): the test metric of each at epochs 10, 20
+and 50, their absolute difference, and the difference between the two float32 GMVAE seeds at that epoch, the
+yardstick for "no larger than changing the seed". The "mean" rows average each over every epoch both reached;
+they carry the verdict (a single epoch's gap can be near zero where two curves cross). Written by notebook 04
+and `python -m gmvae figures` from the logs (gmvae.agreement).
 
 """
