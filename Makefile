@@ -42,4 +42,4 @@ lab: venv ## open the notebooks in JupyterLab (installs jupyterlab into .venv on
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean-notebooks: venv ## strip outputs and execution counts from notebooks/*.ipynb (before committing)
-	$(PY) -c "from gmvae.notebook_runner import strip_notebooks; [print('stripped', p) for p in strip_notebooks()]"
+	$(PY) -c "from gmvae.reproduction.notebook_runner import strip_notebooks; [print('stripped', p) for p in strip_notebooks()]"

@@ -6,7 +6,7 @@ import pytest
 
 from gmvae import cli
 from gmvae.config import TrainConfig
-from gmvae.profiles import PROFILES
+from gmvae.reproduction.profiles import PROFILES
 
 
 @pytest.mark.parametrize("argv, message", [

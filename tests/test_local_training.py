@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmvae import cli, local_training, runs
+from gmvae import cli, runs
 from gmvae.config import TrainConfig
+from gmvae.reproduction import local_training
 from gmvae.train import train
 
 CONFIGS = [

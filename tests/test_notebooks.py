@@ -12,10 +12,11 @@ import os
 import nbformat
 import pytest
 
-from gmvae import notebook_runner, runs
-from gmvae.notebook_runner import NotebookError, run_notebook
-from gmvae.parameters import NOTEBOOK_DIR
+from gmvae import runs
 from gmvae.reporting import figures
+from gmvae.reproduction import notebook_runner
+from gmvae.reproduction.notebook_runner import NotebookError, run_notebook
+from gmvae.reproduction.parameters import NOTEBOOK_DIR
 
 SMOKE_NOTEBOOKS = list(notebook_runner.NOTEBOOKS)  # every notebook, in the order they must run
 FIGURE_NOTEBOOKS = [n for n in SMOKE_NOTEBOOKS if not n.startswith("00_")]

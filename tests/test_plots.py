@@ -18,10 +18,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from gmvae import parameters, pipeline, runs  # noqa: E402
+from gmvae import runs  # noqa: E402
 from gmvae.config import TrainConfig  # noqa: E402
-from gmvae.profiles import get_profile  # noqa: E402
 from gmvae.reporting import claims, figures, plots, tables  # noqa: E402
+from gmvae.reproduction import parameters, pipeline  # noqa: E402
+from gmvae.reproduction.profiles import get_profile  # noqa: E402
 
 
 def fake_log(epochs, entropy, loss, accuracy, nan_at=None) -> pd.DataFrame:
@@ -87,8 +88,9 @@ def test_plots_does_not_import_tensorflow():
     import subprocess
 
     code = ("import gmvae.reporting.plots, gmvae.reporting.figures, gmvae.reporting.tables, gmvae.reporting.claims, "
-            "gmvae.reporting.fidelity, gmvae.reporting.original, gmvae.pipeline, gmvae.notebook_runner, "
-            "gmvae.parameters, sys; print('tensorflow' in sys.modules)")
+            "gmvae.reporting.fidelity, gmvae.reporting.original, gmvae.reproduction.pipeline, "
+            "gmvae.reproduction.notebook_runner, gmvae.reproduction.parameters, sys; "
+            "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

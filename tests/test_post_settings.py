@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from gmvae.config import TrainConfig
-from gmvae.profiles import PROFILES
+from gmvae.reproduction.profiles import PROFILES
 
 # What the post trained with; a default that drifts from one of these is no longer the post's schedule.
 POSTS_SCHEDULE = {

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gmvae import profiles, runs
-from gmvae.parameters import PROJECT_ROOT
+from gmvae import runs
+from gmvae.reproduction import profiles
+from gmvae.reproduction.parameters import PROJECT_ROOT
 
 
 def test_the_clipping_threshold_is_ten_times_the_median_of_the_first_twenty_epochs_median_norms():

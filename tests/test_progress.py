@@ -6,7 +6,8 @@ import time
 import pandas as pd
 import pytest
 
-from gmvae import progress, runs
+from gmvae import runs
+from gmvae.reproduction import progress
 
 
 def write_run(results, run_name, seed, seconds, precision="mixed_bfloat16", nan_epoch=None):

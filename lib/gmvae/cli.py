@@ -21,7 +21,7 @@ from pathlib import Path
 
 from gmvae.config import DECODER_FIRST, FIRST_PASSES, MODELS, PRECISIONS, TrainConfig
 from gmvae.machine import precision_override
-from gmvae.profiles import PROFILES
+from gmvae.reproduction.profiles import PROFILES
 
 _CHOICES = {"model": MODELS, "decoder_first": DECODER_FIRST, "precision": PRECISIONS, "first_pass": FIRST_PASSES}
 _TYPES = {"int": int, "float": float, "str": str, "float | None": float}
@@ -125,12 +125,12 @@ def main(argv=None) -> int:
             print(log.tail(1).to_string(index=False))
         return 0
     if args.command in ("reproduce", "figures"):
-        from gmvae.local_training import TrainingError
-        from gmvae.notebook_runner import NotebookError
+        from gmvae.reproduction.local_training import TrainingError
+        from gmvae.reproduction.notebook_runner import NotebookError
         from gmvae.runs import DamagedRunError
         try:
             if args.command == "reproduce":
-                from gmvae.notebook_runner import reproduce
+                from gmvae.reproduction.notebook_runner import reproduce
 
                 _writable_folder(parser, args.out, "--out")
                 reproduce(args.profile, args.out, data_path=args.data, seeds=args.seeds, epochs=args.epochs,

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from gmvae import runs
-from gmvae.parameters import display_path, resolve_path
-from gmvae.pipeline import best_replicate, has_checkpoint, load_data, load_kept_runs
 from gmvae.reporting import plots
 from gmvae.reporting.original import POST_HORIZON, load_original_logs, post_figure
 from gmvae.reporting.tables import write_tables
+from gmvae.reproduction.parameters import display_path, resolve_path
+from gmvae.reproduction.pipeline import best_replicate, has_checkpoint, load_data, load_kept_runs
 
 # Figures drawn from logs alone (redraw_figures): file name -> (kind, run names drawn, run names of
 # which at least one must have logs). Kinds: one model's curves, an overlay of several, an overlay with

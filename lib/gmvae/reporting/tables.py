@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 
 from gmvae import runs
-from gmvae.parameters import resolve_path
-from gmvae.pipeline import BFLOAT16_SOURCE, EARLIER, FLOAT32_SOURCE
 from gmvae.reporting.agreement import agreement_markdown_table, agreement_table
 from gmvae.reporting.claims import claims_table
 from gmvae.reporting.fidelity import (DISTRIBUTION_EPOCHS, DISTRIBUTION_RULE, distribution_markdown_table,
                                       distribution_table, fidelity_markdown_table, fidelity_table)
 from gmvae.reporting.plots import label, model_order
+from gmvae.reproduction.parameters import resolve_path
+from gmvae.reproduction.pipeline import BFLOAT16_SOURCE, EARLIER, FLOAT32_SOURCE
 
 
 def markdown_table(table: pd.DataFrame) -> str:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gmvae.profiles import PROFILES, get_profile
+from gmvae.reproduction.profiles import PROFILES, get_profile
 
-# The project's folders, for a source checkout (pip install -e .): lib/gmvae/parameters.py -> repo root.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The project's folders, for a source checkout (pip install -e .): lib/gmvae/reproduction/parameters.py ->
+# repo root.
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from gmvae import runs
-from gmvae.profiles import get_profile
+from gmvae.reproduction.profiles import get_profile
 
 
 @dataclass

@@ -15,12 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from gmvae import runs
-from gmvae.local_training import default_jobs, train_runs
-from gmvae.parameters import NOTEBOOK_DIR, display_path, notebook_path, resolve_path, validate_parameters
-from gmvae.pipeline import pending_runs
-from gmvae.profiles import get_profile
-from gmvae.progress import ReproductionProgress
 from gmvae.reporting.figures import MODEL_FIGURE_DATA
+from gmvae.reproduction.local_training import default_jobs, train_runs
+from gmvae.reproduction.parameters import NOTEBOOK_DIR, display_path, notebook_path, resolve_path, validate_parameters
+from gmvae.reproduction.pipeline import pending_runs
+from gmvae.reproduction.profiles import get_profile
+from gmvae.reproduction.progress import ReproductionProgress
 
 # Every notebook, in the order they must run (04 draws from the logs 01-03 write; 05 trains two M2
 # variants and compares them with 01's M2).
@@ -186,8 +186,8 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
               notebooks=None, kernel_name=DEFAULT_KERNEL, log_output=False, progress=False,
               jobs: int | None = None) -> list[Path]:
     """Train the profile's missing runs, ``jobs`` at a time (default: one per core, each pinned to its core;
-    gmvae.local_training), then run the notebooks in order with papermill, which only draw; return the
-    executed copies.
+    gmvae.reproduction.local_training), then run the notebooks in order with papermill, which only draw;
+    return the executed copies.
 
     Parameters are passed to every notebook: ``profile``, ``seeds``, ``epochs``, ``retrain``,
     ``results_dir`` (= ``out``, made absolute) and ``data_path``. Executed copies go to

@@ -18,8 +18,8 @@ import pandas as pd
 
 from gmvae import runs
 from gmvae.config import TrainConfig
-from gmvae.parameters import display_path, profile_epochs, profile_run_names, profile_seeds, resolve_path
-from gmvae.profiles import get_profile
+from gmvae.reproduction.parameters import display_path, profile_epochs, profile_run_names, profile_seeds, resolve_path
+from gmvae.reproduction.profiles import get_profile
 
 
 def run_state(run_dir, config: TrainConfig) -> str:
