@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gmvae import bench
 from gmvae.config import TrainConfig
 from gmvae.loss import negative_elbo
 from gmvae.models import build_model
-from gmvae.baseline_step import PORTED_MODELS, make_baseline_step, baseline_loss, standard_normal_noise
+from gmvae.speed import bench
+from gmvae.speed.baseline_step import PORTED_MODELS, make_baseline_step, baseline_loss, standard_normal_noise
 from gmvae.train import make_optimizer, make_train_step
 
 K, Z, HIDDEN, X_DIM, BATCH = 3, 2, 5, 4, 7

@@ -109,7 +109,7 @@ def test_importing_the_training_code_prints_nothing_unless_asked(show):
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GMVAE_TF_LOGS")}
     if show:
         env["GMVAE_TF_LOGS"] = "1"
-    result = subprocess.run([sys.executable, "-c", "import gmvae.train, gmvae.bench; print('imported')"],
+    result = subprocess.run([sys.executable, "-c", "import gmvae.train, gmvae.speed.bench; print('imported')"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stdout == "imported\n"
     # TensorFlow speaks on import wherever it runs (at least its oneDNN notice or the CUDA probe)
@@ -148,7 +148,7 @@ def test_agreement_measures_each_run_against_the_gmvae_seed_gap():
 
 
 def test_the_bench_prints_one_line_per_precision(capsys):
-    from gmvae import bench
+    from gmvae.speed import bench
 
     argv = ["--models", "m2", "--k", "3", "--batch-size", "4", "--z-dim", "2", "--hidden", "8", "--steps", "2",
             "--repeats", "1", "--matmul-size", "64", "--eval-size", "20", "--synthetic",

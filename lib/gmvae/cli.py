@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     figures = commands.add_parser("figures", help="redraw every figure and table from results/ (logs and saved figure data), without training")
     figures.add_argument("--results", type=Path, default=Path("results"))
 
-    commands.add_parser("bench", add_help=False,  # its options belong to gmvae.bench's own parser
+    commands.add_parser("bench", add_help=False,  # its options belong to gmvae.speed.bench's own parser
                         help="time the training step against a straightforward baseline (python -m gmvae bench --help)")
     return parser
 
@@ -143,8 +143,8 @@ def main(argv=None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 1
         return 0
-    from gmvae.bench import main as bench_main
     from gmvae.data import DataError
+    from gmvae.speed.bench import main as bench_main
     try:
         return bench_main(extra)
     except (DataError, ValueError) as error:

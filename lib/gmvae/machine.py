@@ -2,7 +2,7 @@
 
 bfloat16 matrix products pay only where the hardware multiplies bfloat16 natively: x86 processors with
 AVX512_BF16 or AMX_BF16, and GPUs of compute capability 8.0 (Ampere) or later. Elsewhere TensorFlow
-converts to float32 and back around every product, which is slower than float32 alone (bench.py).
+converts to float32 and back around every product, which is slower than float32 alone (speed/bench.py).
 """
 
 from __future__ import annotations

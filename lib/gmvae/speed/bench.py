@@ -4,7 +4,7 @@ For each model, in one process, with the same weights and inputs, it measures:
 
 * ms_per_step: the project's step (gmvae.train.make_train_step), run as the training loop runs it (an
   epoch's steps in one compiled loop, gmvae.train.make_train_epoch);
-* baseline_ms_per_step: the straightforward port in gmvae.baseline_step (K components in a Python loop,
+* baseline_ms_per_step: the straightforward port in gmvae.speed.baseline_step (K components in a Python loop,
   always float32), for the original's three models (null for m2_iaf, whose flow it never had);
 * matmul_gflops: the machine's dense matmul rate (one large square matmul) in the step's compute dtype;
 * epoch_seconds: 500 steps plus the per-epoch evaluation (10,000 train + 10,000 test images).
@@ -37,12 +37,12 @@ import time
 import numpy as np
 
 from gmvae import machine
-from gmvae.baseline_step import PORTED_MODELS, make_baseline_step
 from gmvae.config import MODELS, PRECISIONS, TrainConfig
 from gmvae.data import MNIST, binarize, load_mnist
 from gmvae.evaluate import Scorer
 from gmvae.models import FLOW_HIDDEN, FLOW_STEPS, IMAGE_PIXELS, build_model
 from gmvae.quiet_import import tf
+from gmvae.speed.baseline_step import PORTED_MODELS, make_baseline_step
 from gmvae.train import (_evaluate, batch_indices, make_optimizer, make_train_epoch, make_train_step, step_seeds,
                          training_objective)
 
