@@ -9,11 +9,16 @@ dynamically binarized MNIST without labels, and we ask whether y learns the digi
   higher loss, and turns NaN after a few hundred epochs in the post;
 * the real GMVAE, p(y) p(z|y) p(x|z): clusters best (up to 95 % accuracy after 1000 epochs).
 
-Modules, in the direction the imports run:
+The package, by concern; the science at the top imports nothing from the three subpackages:
 
-    cli, notebook_runner (papermill) -> pipeline (profiles, parameters) -> train -> loss -> models -> TFP
-             figures, tables, claims, fidelity -> plots, original     \\-> evaluate, data, metrics, runs
-    (figures, tables and the rest of the second line never import TensorFlow: `figures` redraws from logs)
+    config, data, models, loss, train, evaluate, metrics   the science: one run, trained and scored
+    runs, machine, quiet_import   what train needs: run folders, hardware and precision, quiet TensorFlow
+    reporting/      figures, tables and the post's claims from logs, beside the original's (no TensorFlow)
+    reproduction/   profiles, the notebooks' parameters and pipeline, `reproduce`
+    speed/          `bench`: the training step against a straightforward port
+    cli             python -m gmvae {train, reproduce, figures, bench}
+
+Within the science: train -> loss -> models -> TFP, and train -> evaluate (-> metrics), data, runs, machine.
 
 Start with `python -m gmvae train --model gmvae --epochs 10 --out results/runs/gmvae/seed0`, or the
 notebooks in notebooks/. Cost and measured results: README.md and results/README.md.
