@@ -104,7 +104,7 @@ FIDELITY_HEADER = """# Our runs against the original's published logs
 
 Each test metric of ours at epochs 1, 5, 10, 20, 50 and our last, beside the min / mean / max over the
 original's replicates that reached that epoch (RuiShu/vae-clustering's logs, shipped in
-`lib/gmvae/original_material/`). "inside": within the original's min-max, each edge widened by half a
+`lib/gmvae/reporting/original_material/`). "inside": within the original's min-max, each edge widened by half a
 unit of the last digit the original logged (it logged 3 significant digits: 1.03e+02 means 102.5-103.5).
 "last 5": the mean of the last five epochs up to that one (fewer at the start), judged against the
 original's five-epoch means. One section per set of our runs: "ours" are the runs in `runs/`, the others
@@ -121,7 +121,7 @@ deviation, count) against the original's replicates that reached the epoch, as t
 means (ours - original) with 95 % and 90 % percentile-bootstrap intervals (SciPy, 9,999 resamples of each sample on
 its own, fixed seed) and a two-sided permutation-test p-value (exact where the splits are fewer than 9,999).
 Verdict: {DISTRIBUTION_RULE}. The original's min-max, widened by half a logged unit as in `fidelity.md`, stands
-beside it. Written by notebook 04 and `python -m gmvae figures` from the logs (gmvae.fidelity).
+beside it. Written by notebook 04 and `python -m gmvae figures` from the logs (gmvae.reporting.fidelity).
 
 """
 
@@ -134,6 +134,6 @@ TFP's own Bernoulli log-likelihood, as the project computed it then): the test m
 and 50, their absolute difference, and the difference between the two float32 GMVAE seeds at that epoch, the
 yardstick for "no larger than changing the seed". The "mean" rows average each over every epoch both reached;
 they carry the verdict (a single epoch's gap can be near zero where two curves cross). Written by notebook 04
-and `python -m gmvae figures` from the logs (gmvae.agreement).
+and `python -m gmvae figures` from the logs (gmvae.reporting.agreement).
 
 """
