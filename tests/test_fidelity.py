@@ -140,6 +140,16 @@ def test_a_difference_of_means_exactly_at_the_margin_is_equivalent_and_just_past
     past = fidelity.compare_samples([100.51, 100.51], [100.0, 100.0])
     assert (past["ci95_low"], past["ci95_high"]) == pytest.approx((0.51, 0.51))
     assert past["verdict"] == "different"
+    below = fidelity.compare_samples([99.49, 99.49], [100.0, 100.0])
+    assert (below["difference"], below["verdict"]) == (pytest.approx(-0.51), "different")
+
+
+def test_the_intervals_are_the_bootstraps_5_95_and_2_5_97_5_percentiles():
+    """1, ..., 10 against a constant: the resampled means spread with sd 2.872 / sqrt(10) = 0.908, so the 90 %
+    interval is about +-1.645 x 0.908 = +-1.49 and the 95 % one +-1.96 x 0.908 = +-1.78."""
+    r = fidelity.compare_samples(np.arange(1.0, 11.0), [5.5, 5.5])
+    assert (r["ci90_low"], r["ci90_high"]) == pytest.approx((-1.49, 1.49), abs=0.08)
+    assert (r["ci95_low"], r["ci95_high"]) == pytest.approx((-1.78, 1.78), abs=0.08)
 
 
 def test_the_margin_is_the_originals_spread_when_that_is_wider_than_half_a_logged_unit():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -10,7 +11,8 @@ import pytest
 
 from gmvae import cli, runs
 from gmvae.config import TrainConfig
-from gmvae.reproduction import local_training
+from gmvae.reproduction import local_training, pipeline
+from gmvae.reproduction.profiles import get_profile
 from gmvae.train import train
 
 CONFIGS = [
@@ -71,3 +73,34 @@ def test_a_failing_run_is_named_after_the_others_finish(tmp_path, monkeypatch):
                                   say=lambda *a, **k: lines.append(a[0]))
     assert (tmp_path / "good" / "train.out").read_text() == "fine\n"
     assert any(line.startswith("m2 seed 0: done") for line in lines)
+
+
+def write_run(results_dir, config: TrainConfig, epochs_done: int):
+    d = runs.run_dir(results_dir, config.run_name, config.seed)
+    log = pd.DataFrame({c: np.ones(epochs_done) for c in runs.LOG_COLUMNS}).assign(epoch=np.arange(1, epochs_done + 1))
+    runs.write_log(d, log)
+    runs.write_record(d, {"config": dataclasses.asdict(config),
+                          "status": {"completed_epochs": epochs_done, "nan_epoch": None, "train_seconds": 1.0}})
+    return d
+
+
+def test_pending_runs_are_the_profiles_runs_not_complete_in_its_order(tmp_path):
+    """cpu: m2, modified_m2, gmvae x2, m2_iaf, m2_eta0. M2 complete at 50 (the cpu profile's epochs); GMVAE seed 0
+    complete at 200, a post run read to 50; GMVAE seed 1 stopped at 30."""
+    cpu = get_profile("cpu")
+    write_run(tmp_path, cpu.configs("m2")[0], 50)
+    write_run(tmp_path, cpu.configs("gmvae")[0].replace(epochs=200), 200)
+    write_run(tmp_path, cpu.configs("gmvae")[1], 30)
+    todo = pipeline.pending_runs("cpu", tmp_path)
+    assert [(c.run_name, c.seed, c.epochs) for c, _ in todo] == [
+        ("modified_m2", 0, 50), ("gmvae", 1, 50), ("m2_iaf", 0, 50), ("m2_eta0", 0, 50)]
+    assert todo[1][1] == runs.run_dir(tmp_path, "gmvae", 1)
+    assert len(pipeline.pending_runs("cpu", tmp_path, retrain=True)) == 6
+    assert [(c.run_name, c.seed) for c, _ in pipeline.pending_runs("cpu", tmp_path, seeds=[1])] == [
+        ("m2", 1), ("modified_m2", 1), ("gmvae", 1), ("m2_iaf", 1), ("m2_eta0", 1)]
+
+
+def test_pending_runs_refuse_a_folder_of_another_configuration(tmp_path):
+    write_run(tmp_path, TrainConfig(model="m2", epochs=50, learning_rate=0.01), 50)
+    with pytest.raises(ValueError, match="learning_rate=0.01"):
+        pipeline.pending_runs("cpu", tmp_path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from gmvae import runs
@@ -18,15 +20,15 @@ def test_the_clipping_threshold_is_ten_times_the_median_of_the_first_twenty_epoc
 
 
 def test_the_post_profiles_clipping_threshold_is_the_rule_applied_to_the_committed_unclipped_run():
-    log = runs.read_log(PROJECT_ROOT / "results" / "runs" / "modified_m2" / "seed0")
+    run = PROJECT_ROOT / "results" / "clip_norm" / "runs" / "modified_m2" / "seed0"
+    config = runs.read_record(run)["config"]
     post = profiles.get_profile("post")
-    measured = len(log) >= profiles.CLIP_RULE_EPOCHS and log["grad_norm_median"].head(20).notna().all()
-    if not measured:  # the run is not in yet: no threshold, no clipped runs
-        assert profiles.CLIP_NORM is None and "modified_m2_clip" not in post.seeds
-        return
-    assert profiles.CLIP_NORM == profiles.clipping_threshold(log["grad_norm_median"])
+    # the first epochs of the post profile's unclipped modified M2, seed 0
+    assert {**config, "epochs": 300} == dataclasses.asdict(post.configs("modified_m2")[0].replace(precision=config["precision"]))
+    assert profiles.CLIP_NORM == profiles.clipping_threshold(runs.read_log(run)["grad_norm_median"]) == 480.0
     clipped = post.configs("modified_m2_clip")
     assert [c.clip_norm for c in clipped] == [profiles.CLIP_NORM] * 3 and {c.epochs for c in clipped} == {300}
+    assert [c.seed for c in clipped] == [c.seed for c in post.configs("modified_m2")]
 
 
 def test_the_cpu_profiles_runs_are_the_first_fifty_epochs_of_the_post_profiles():
