@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmvae import agreement, claims, fidelity, pipeline, plots, runs, tables
+from gmvae import runs
 from gmvae.config import TrainConfig
+from gmvae.reporting import agreement, claims, fidelity, plots, tables
+from gmvae.reproduction import pipeline
 
 
 def accuracy(epoch, seed):
