@@ -103,7 +103,7 @@ def test_redrawing_every_figure_and_table_never_imports_tensorflow(results):
             f"report = redraw_figures({str(results)!r}, verbose=False); "
             "print(len(report['written']), 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["8", "False"]
+    assert out.stdout.split() == ["9", "False"]  # 4 curve figures at 2 horizons, the GMVAE replicates
 
 
 def test_load_runs_long_form(results):
@@ -237,7 +237,7 @@ def test_claims_table_nan_after_few_hundred_and_long_runs(tmp_path):
 
 def test_claims_table_empty_and_markdown(tmp_path):
     table = claims.claims_table(plots.load_runs(tmp_path, ["m2"]))
-    assert set(table["verdict"]) == {"not reached"} and len(table) == 7
+    assert set(table["verdict"]) == {"not reached"} and len(table) == 9
     md = tables.markdown_table(table)
     assert md.count("\n") == len(table) + 2
     paths = tables.write_tables(plots.load_runs(tmp_path, ["m2"]), tmp_path)
@@ -267,9 +267,11 @@ def test_redraw_figures(results, capsys):
     report = figures.redraw_figures(results)
     names = sorted(p.name for p in report["written"])
     curves = ["gmvae_curves", "m2_curves", "modified_m2_curves", "overlay"]
-    assert names == sorted([f"{c}.png" for c in curves] + [f"{c}_post_horizon.png" for c in curves])
-    assert "modified_m2_variants.png" in report["skipped"]
+    assert names == sorted([f"{c}.png" for c in curves] + [f"{c}_post_horizon.png" for c in curves]
+                           + ["gmvae_accuracy_per_replicate.png"])
+    assert {"modified_m2_variants.png", "modified_m2_clipping.png"} <= set(report["skipped"])
     assert sorted(p.name for p in report["tables"]) == ["claims.csv", "claims.md", "fidelity.csv", "fidelity.md",
+                                                        "fidelity_distributions.csv", "fidelity_distributions.md",
                                                         "run_table.csv", "run_table.md"]
     md = (results / "run_table.md").read_text()
     assert "| GMVAE | 1 | 20 (last) |" in md and "H(y\\|x)" in md  # "|" escaped in the header too
