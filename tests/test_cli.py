@@ -59,6 +59,15 @@ def test_profile_gives_the_schedule_and_flags_override_it():
     assert (config.model, config.seed, config.iters_per_epoch, config.epochs) == ("m2", 4, 10, 2)
 
 
+@pytest.mark.parametrize("flags, epochs", [(["--model", "modified_m2"], 300), (["--model", "gmvae"], 200),
+                                           (["--model", "modified_m2", "--clip-norm", "480"], 300),
+                                           (["--model", "modified_m2", "--epochs", "20"], 20)])
+def test_a_profile_gives_each_model_variant_its_own_epochs(flags, epochs):
+    parser = cli.build_parser()
+    config = cli._train_config(parser, parser.parse_args(["train", "--profile", "post", *flags, "--out", "x"]))
+    assert config.epochs == epochs
+
+
 # A value for every configuration field, none of them its default: (flag, its text, the field's value).
 FLAG_VALUES = {
     "model": ("--model", "m2_iaf", "m2_iaf"), "epochs": ("--epochs", "7", 7), "seed": ("--seed", "4", 4),

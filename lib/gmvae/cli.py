@@ -90,12 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train_config(parser, args) -> TrainConfig:
-    base = PROFILES[args.profile].base if args.profile else TrainConfig()
+    """The flags over the profile's schedule (its epochs for the run's model variant, e.g. 300 for the post
+    profile's modified M2) over TrainConfig's defaults."""
+    profile = PROFILES[args.profile] if args.profile else None
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
     try:
-        return base.replace(**overrides)
+        config = (profile.base if profile else TrainConfig()).replace(**overrides)
     except ValueError as error:
         parser.error(str(error))
+    if profile and args.epochs is None:
+        config = config.replace(epochs=profile.epochs.get(config.run_name, profile.base.epochs))
+    return config
 
 
 def main(argv=None) -> int:
