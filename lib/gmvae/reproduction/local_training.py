@@ -104,12 +104,12 @@ def train_runs(todo: list[tuple[TrainConfig, Path]], *, jobs: int | None = None,
 
 def _start(config: TrainConfig, out_dir: Path, core: int | None, data_path, retrain: bool) -> _Job:
     out_dir.mkdir(parents=True, exist_ok=True)
+    command = train_command(config, out_dir, data_path) + (["--retrain"] if retrain else [])
+    environment = {**os.environ, runs.COMMAND_VARIABLE: _described_command(config, out_dir, core, data_path)}
     with open(out_dir / "train.out", "w") as output:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(
-            train_command(config, out_dir, data_path) + (["--retrain"] if retrain else []), stdout=output, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env={**os.environ, runs.COMMAND_VARIABLE: _described_command(config, out_dir, core,
-                                                                                                   data_path)},
-            preexec_fn=None if core is None else (lambda: os.sched_setaffinity(0, {core})))
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env=environment,
+                                   preexec_fn=None if core is None else (lambda: os.sched_setaffinity(0, {core})))
     return _Job(config, out_dir, process, core, time.perf_counter())
 
 
