@@ -135,7 +135,7 @@ class ClusteringVAE(tf.Module):
 class PixelBernoulli(tfd.Bernoulli):
     """TFP's Bernoulli with log p(x) = x * s - softplus(s) for logits s: one softplus over the decoder's [K, B, 784]
     outputs where TFP's takes two (log p = -softplus(-s) and log(1 - p) = -softplus(s) apart). The same density; it
-    rounds differently, and makes a training step 5 % (float32) to 11 % (bfloat16) faster (docs/performance.md)."""
+    rounds differently, and makes a GMVAE step 1.5-5 % (float32) and 10-14 % (bfloat16) faster (docs/performance.md)."""
 
     def _log_prob(self, event):
         logits = self._logits_parameter_no_checks()
