@@ -11,8 +11,13 @@ STAMP := $(VENV)/.installed
 # cpu (about an hour on 2 cores); the longer ones only when named: make reproduce PROFILE=post (hours), PROFILE=blog (days)
 PROFILE ?= cpu
 RESULTS ?= results
+# where the runs train: local (this machine, one run per core) or ray (a Ray cluster at ADDRESS: host:port or
+# auto; empty: a Ray started here for the command)
+EXECUTOR ?= local
+ADDRESS ?=
+RAY_STAMP := $(VENV)/.installed-ray
 
-.PHONY: help venv test reproduce figures lab clean-notebooks
+.PHONY: help venv venv-ray test reproduce figures lab clean-notebooks
 
 help: ## list the targets
 	@echo "Targets (variables: PROFILE=$(PROFILE), RESULTS=$(RESULTS), VENV=$(VENV)):"
@@ -28,11 +33,17 @@ $(STAMP): requirements.txt pyproject.toml | $(PY)
 
 venv: $(STAMP) ## create .venv (python3.11) with the pinned requirements and the package; reinstall when they change
 
-test: venv ## run the tests, including a smoke run of every notebook (needs GMVAE_MNIST or the cache)
-	$(PY) -m pytest
+$(RAY_STAMP): requirements-ray.txt $(STAMP)
+	$(PY) -m pip install --disable-pip-version-check -r requirements-ray.txt
+	touch $(RAY_STAMP)
 
-reproduce: venv ## train PROFILE's missing runs (one per core), then run every notebook with papermill; GMVAE_PRECISION=float32 overrides precision auto
-	$(PY) -m gmvae reproduce --profile $(PROFILE) --out $(RESULTS)
+venv-ray: $(RAY_STAMP) ## add the Ray extra (requirements-ray.txt) to .venv, for EXECUTOR=ray and the Ray tests
+
+test: venv-ray ## run the tests (needs GMVAE_MNIST or the cache), in a network namespace with only loopback where one can be made
+	tests/in_loopback_namespace $(PY) -m pytest
+
+reproduce: venv $(if $(filter ray,$(EXECUTOR)),venv-ray) ## train PROFILE's missing runs (one per core, or EXECUTOR=ray), then run every notebook with papermill; GMVAE_PRECISION=float32 overrides precision auto
+	$(PY) -m gmvae reproduce --profile $(PROFILE) --out $(RESULTS) --executor $(EXECUTOR) $(if $(ADDRESS),--address $(ADDRESS))
 
 figures: venv ## redraw every figure and table in results/ from the committed logs and figure data, without training
 	$(PY) -m gmvae figures --results $(RESULTS)

@@ -1,6 +1,7 @@
 """Command line: bad arguments end in one line and exit status 2, before any training."""
 
 import dataclasses
+import sys
 
 import pytest
 
@@ -20,6 +21,11 @@ from gmvae.reproduction.profiles import PROFILES
     (["train", "--decoder-first", "extra_layer", "--out", "x"], "invalid choice: 'extra_layer'"),
     (["reproduce", "--profile", "fast"], "invalid choice: 'fast'"),
     (["train", "--out", "x", "--bogus"], "unrecognized arguments: --bogus"),
+    (["reproduce", "--executor", "dask"], "invalid choice: 'dask'"),
+    (["reproduce", "--address", "auto"], "--address: only with --executor ray"),
+    (["reproduce", "--gpus-per-run", "1", "--cpus-per-run", "4"], "--cpus-per-run, --gpus-per-run: only with --executor ray"),
+    (["reproduce", "--executor", "ray", "--jobs", "2"], "--jobs applies to the local executor"),
+    (["reproduce", "--executor", "ray", "--cpus-per-run", "0"], "must be more than 0, not 0"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -110,3 +116,11 @@ def test_every_profile_run_is_stored_under_its_own_name():
         for run_name in profile.seeds:
             assert {c.run_name for c in profile.configs(run_name)} == {run_name}, (profile.name, run_name)
     assert TrainConfig(model="m2", kl_y_weight=1.0).run_name == "m2"
+
+
+def test_the_ray_executor_without_ray_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    assert cli.main(["reproduce", "--profile", "smoke", "--executor", "ray", "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == ("error: --executor ray needs Ray: pip install -e '.[ray]' "
+                                       "(installs ray==2.60.0)\n")
+    assert not (tmp_path / "runs").exists()

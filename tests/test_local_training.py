@@ -104,3 +104,18 @@ def test_pending_runs_refuse_a_folder_of_another_configuration(tmp_path):
     write_run(tmp_path, TrainConfig(model="m2", epochs=50, learning_rate=0.01), 50)
     with pytest.raises(ValueError, match="learning_rate=0.01"):
         pipeline.pending_runs("cpu", tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.needs_mnist
+def test_reproduce_trains_the_missing_runs_on_this_machine_and_names_each(tmp_path, capsys):
+    write_run(tmp_path, get_profile("smoke").configs("m2", epochs=1)[0], 1)  # in already: not trained again
+    assert cli.main(["reproduce", "--profile", "smoke", "--epochs", "1", "--jobs", "2", "--train-only",
+                     "--out", str(tmp_path)]) == 0
+    said = capsys.readouterr().out
+    assert "reproduce: training 4 run(s), 2 at a time" in said and "no notebooks run" in said
+    assert not (tmp_path / "executed").exists()
+    for name in ("modified_m2", "gmvae", "m2_iaf", "m2_eta0"):
+        assert f"{name} seed 0: done in" in said
+        assert pipeline.run_state(runs.run_dir(tmp_path, name, 0), get_profile("smoke").configs(name, epochs=1)[0]) == "complete"
+    assert not any(line.startswith("m2 seed 0:") for line in said.splitlines())

@@ -1,6 +1,7 @@
 """The one progress line of a whole reproduction, read from the run folders of a profile."""
 
 import io
+import shutil
 import time
 
 import pandas as pd
@@ -33,6 +34,16 @@ def test_the_line_names_the_run_and_epoch_and_estimates_from_epoch_times_measure
     assert progress.seconds_left(line.runs) == pytest.approx(35 + 9 * 35)
     assert progress.status_line(line.runs) == ("run 2 of 5: modified_m2 seed 0 (mixed_bfloat16), epoch 3 of 3; "
                                                "about 6 min of training left")
+
+
+def test_a_run_training_on_a_ray_cluster_is_read_from_its_incoming_folder(tmp_path):
+    write_run(tmp_path / runs.INCOMING, "m2", 0, [9.0, 9.0])  # results/.incoming/runs/m2/seed0
+    line = progress.ReproductionProgress("smoke", tmp_path, epochs=3)
+    assert progress.status_line(line.runs).startswith("run 1 of 5: m2 seed 0 (mixed_bfloat16), epoch 3 of 3")
+    write_run(tmp_path, "m2", 0, [9.0, 9.0, 9.0], precision="float32")  # complete: written into results/runs/
+    shutil.rmtree(tmp_path / runs.INCOMING)
+    line._update()
+    assert progress.status_line(line.runs).startswith("run 2 of 5: modified_m2 seed 0, epoch 1 of 3")
 
 
 def test_a_run_stopped_at_nan_counts_as_done(tmp_path):

@@ -253,3 +253,47 @@ def test_a_kill_during_the_checkpoint_save_resumes_to_the_uninterrupted_log(tmp_
     resumed = train(TINY, tmp_path, data=synthetic_mnist(), progress=False)
     pd.testing.assert_frame_equal(without_time(resumed), without_time(uninterrupted_log))
     pd.testing.assert_frame_equal(without_time(runs.read_log(tmp_path)), without_time(uninterrupted_log))
+
+
+# ---------------------------------------------------------------------------------------- a run moved as files
+
+def test_a_run_moved_as_files_resumes_from_its_checkpoint_to_the_uninterrupted_log(finished_run, tmp_path,
+                                                                                     uninterrupted_log, capsys):
+    moved = tmp_path / "elsewhere"
+    runs.write_run_files(runs.read_run_files(finished_run), moved)
+    assert files(moved) == files(finished_run)
+    capsys.readouterr()
+    log = train(TINY, moved, data=synthetic_mnist(), progress=False)
+    assert "no checkpoint to continue from" not in capsys.readouterr().out
+    pd.testing.assert_frame_equal(without_time(log), without_time(uninterrupted_log))
+
+
+@pytest.mark.slow
+def test_writing_a_run_over_its_earlier_state_cut_after_any_file_still_resumes_to_the_same_log(
+        finished_run, tmp_path, uninterrupted_log, monkeypatch):
+    """The driver of a Ray reproduction writes each epoch that comes back over the one before; killed between two
+    of those files, the folder must still read as one state or the other and train on to the same log."""
+    earlier = tmp_path / "earlier"
+    train(TINY.replace(epochs=1), earlier, data=synthetic_mnist(), progress=False)
+    later = runs.read_run_files(finished_run)
+    real_write = runs.atomic_write_bytes
+    for cut_after in range(len(later)):
+        folder = shutil.copytree(earlier, tmp_path / f"cut{cut_after}")
+        written = []
+
+        def write_then_stop(path, content):
+            if len(written) == cut_after:
+                raise KeyboardInterrupt
+            real_write(path, content)
+            written.append(path.name)
+
+        monkeypatch.setattr(runs, "atomic_write_bytes", write_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            runs.write_run_files(later, folder)
+        monkeypatch.setattr(runs, "atomic_write_bytes", real_write)
+        assert runs.read_record(folder)["status"]["completed_epochs"] == 1, written
+        log = train(TINY, folder, data=synthetic_mnist(), progress=False)
+        pd.testing.assert_frame_equal(without_time(log), without_time(uninterrupted_log))
+    runs.write_run_files(later, earlier)
+    assert sorted(p.name for p in (earlier / "checkpoints").iterdir()) == sorted(
+        p.name for p in (finished_run / "checkpoints").iterdir())  # the earlier checkpoint is gone

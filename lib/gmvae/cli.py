@@ -3,6 +3,7 @@
     python -m gmvae train --model gmvae --epochs 10 --seed 0 --out results/runs/gmvae/seed0
     python -m gmvae train --model m2 --profile smoke --out /tmp/m2      # the smoke schedule
     python -m gmvae reproduce --profile cpu [--out results]
+    python -m gmvae reproduce --profile post --executor ray --address auto   # the runs as tasks on a Ray cluster
     python -m gmvae figures [--results results]
     python -m gmvae bench [--models gmvae] [--k 5 10 20] [--batch-size 50 100 200]
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from gmvae.config import DECODER_FIRST, FIRST_PASSES, MODELS, PRECISIONS, TrainConfig
 from gmvae.machine import precision_override
+from gmvae.reproduction.parameters import EXECUTORS
 from gmvae.reproduction.profiles import PROFILES
 
 _CHOICES = {"model": MODELS, "decoder_first": DECODER_FIRST, "precision": PRECISIONS, "first_pass": FIRST_PASSES}
@@ -55,6 +57,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gmvae", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,7 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--epochs", type=_non_negative_int, help="epochs of every run (default: the profile's)")
     reproduce.add_argument("--retrain", action="store_true", help="delete existing runs and train them again")
     reproduce.add_argument("--jobs", type=_positive_int,
-                           help="runs trained at once, each pinned to a core (default: one per core)")
+                           help="runs trained at once on this machine, each pinned to a core (default: one per core)")
+    reproduce.add_argument("--train-only", action="store_true",
+                           help="train the missing runs, then stop (the notebooks draw later, from the logs)")
+    reproduce.add_argument("--executor", choices=EXECUTORS, default="local",
+                           help="where the runs train: this machine (default), or a Ray cluster (pip install -e '.[ray]')")
+    reproduce.add_argument("--address", help="with --executor ray: the cluster's head, host:port or 'auto' "
+                                             "(default: a Ray started on this machine for the command)")
+    reproduce.add_argument("--cpus-per-run", type=_positive_float, default=1.0,
+                           help="with --executor ray: CPUs a run's task asks for (default: 1)")
+    reproduce.add_argument("--gpus-per-run", type=_non_negative_float, default=0.0,
+                           help="with --executor ray: GPUs a run's task asks for (default: 0)")
 
     figures = commands.add_parser("figures", help="redraw every figure and table from results/ (logs and saved figure data), without training")
     figures.add_argument("--results", type=Path, default=Path("results"))
@@ -101,6 +127,16 @@ def _train_config(parser, args) -> TrainConfig:
     if profile and args.epochs is None:
         config = config.replace(epochs=profile.epochs.get(config.run_name, profile.base.epochs))
     return config
+
+
+def _check_executor_flags(parser, args) -> None:
+    given = {"--address": args.address is not None, "--cpus-per-run": args.cpus_per_run != 1,
+             "--gpus-per-run": args.gpus_per_run != 0}
+    ray_only = [flag for flag, is_given in given.items() if is_given]
+    if args.executor != "ray" and ray_only:
+        parser.error(f"{', '.join(ray_only)}: only with --executor ray")
+    if args.executor == "ray" and args.jobs is not None:
+        parser.error("--jobs applies to the local executor; on Ray, --cpus-per-run sets how many runs share a node")
 
 
 def main(argv=None) -> int:
@@ -130,21 +166,27 @@ def main(argv=None) -> int:
             print(log.tail(1).to_string(index=False))
         return 0
     if args.command in ("reproduce", "figures"):
+        from gmvae.data import DataError
         from gmvae.reproduction.local_training import TrainingError
         from gmvae.reproduction.notebook_runner import NotebookError
-        from gmvae.runs import DamagedRunError
+        from gmvae.reproduction.ray_training import RayMissingError
+        from gmvae.runs import DamagedRunError, RunLockedError
         try:
             if args.command == "reproduce":
                 from gmvae.reproduction.notebook_runner import reproduce
 
                 _writable_folder(parser, args.out, "--out")
+                _check_executor_flags(parser, args)
                 reproduce(args.profile, args.out, data_path=args.data, seeds=args.seeds, epochs=args.epochs,
-                          retrain=args.retrain, jobs=args.jobs)
+                          retrain=args.retrain, jobs=args.jobs, notebooks=[] if args.train_only else None,
+                          executor=args.executor, address=args.address,
+                          cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
             else:
                 from gmvae.reporting.figures import redraw_figures
 
                 redraw_figures(args.results)
-        except (ValueError, FileNotFoundError, NotebookError, DamagedRunError, TrainingError) as error:
+        except (ValueError, FileNotFoundError, NotebookError, DamagedRunError, TrainingError, RayMissingError,
+                RunLockedError, DataError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         return 0

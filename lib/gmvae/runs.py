@@ -61,6 +61,15 @@ def run_dir(results_dir, run_name: str, seed: int) -> Path:
     return Path(results_dir) / "runs" / run_name / f"seed{seed}"
 
 
+INCOMING = ".incoming"
+
+
+def incoming_dir(results_dir, run_name: str, seed: int) -> Path:
+    """Where a run trained on other machines (a Ray cluster) gathers, epoch by epoch, until it is complete and
+    moves into run_dir: results/.incoming/runs/<run_name>/seed<k> (never committed)."""
+    return run_dir(Path(results_dir) / INCOMING, run_name, seed)
+
+
 # What `train --retrain` moves aside, into <run_dir>/previous-<date-time>/.
 RUN_FILES = ("log.csv", "run.json", "checkpoints")
 
@@ -121,12 +130,17 @@ def locked(run_dir, *, wait: bool = False):
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: Path, content: bytes) -> None:
+    """Write a whole file or nothing: a temporary file beside it, renamed over it once on disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; results are meant to be shared
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -187,3 +201,29 @@ def read_record(run_dir) -> dict | None:
     if not isinstance(record, dict) or not {"config", "status"} <= record.keys():
         raise DamagedRunError(run_dir, f"{path} is damaged: it lacks the run's config or status")
     return record
+
+
+def read_run_files(run_dir) -> dict[str, bytes]:
+    """A run as data, to move it between machines without a shared filesystem: log.csv, run.json and the
+    files of checkpoints/ (the last checkpoint and its state file), by their paths inside the folder."""
+    run_dir = Path(run_dir)
+    paths = [run_dir / "log.csv", run_dir / "run.json", *sorted((run_dir / "checkpoints").glob("*"))]
+    return {p.relative_to(run_dir).as_posix(): p.read_bytes()
+            for p in paths if p.is_file() and not p.name.endswith(".tmp")}
+
+
+def write_run_files(files: dict[str, bytes], run_dir) -> None:
+    """Write a run read by read_run_files into ``run_dir`` in train's own order, each file atomically, so that a
+    kill at any instant leaves a run that resumes to the same log: log.csv (rows past the checkpoint are dropped
+    on resume), the checkpoint's pieces, its state file (which names them), then run.json (whose status says how
+    far the run is). A checkpoint the state file no longer names is removed last."""
+    run_dir = Path(run_dir)
+    state = "checkpoints/checkpoint"
+    pieces = [name for name in files if name.startswith("checkpoints/") and name != state]
+    for name in ["log.csv", *pieces, state, "run.json"]:
+        if name in files:
+            atomic_write_bytes(run_dir / name, files[name])
+    if pieces:
+        for stale in (run_dir / "checkpoints").glob("ckpt-*"):
+            if f"checkpoints/{stale.name}" not in files:
+                stale.unlink()

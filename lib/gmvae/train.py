@@ -28,6 +28,7 @@ import dataclasses
 import platform
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -178,11 +179,13 @@ def _check_compatible(record: dict | None, config: TrainConfig, out_dir: Path) -
 
 
 def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=None, progress: bool = True,
-          retrain: bool = False, wait: bool = False) -> pd.DataFrame:
+          retrain: bool = False, wait: bool = False, after_epoch: Callable[[Path], None] | None = None) -> pd.DataFrame:
     """Train (or resume, or extend) the run in out_dir up to config.epochs; returns its log.
 
     retrain: first move the folder's run aside (runs.set_aside) and train from epoch 1.
     wait: if another process is training in out_dir, wait for it instead of raising runs.RunLockedError.
+    after_epoch: called with out_dir once each epoch's log, checkpoint and record are written (a Ray task sends
+    the folder to its driver there; gmvae.reproduction.ray_training).
     Raises runs.DamagedRunError for a file of the run that cannot be read, and leaves it as it is.
     """
     out_dir = Path(out_dir)
@@ -196,7 +199,7 @@ def train(config: TrainConfig, out_dir, *, data: MNIST | None = None, data_path=
         status, log = _read_run(config, out_dir)  # again: another process may have trained it meanwhile
         if _nothing_to_train(status, config, out_dir):
             return log
-        return _resume_and_train(config, out_dir, status, log, data, data_path, progress)
+        return _resume_and_train(config, out_dir, status, log, data, data_path, progress, after_epoch)
 
 
 def _read_run(config: TrainConfig, out_dir: Path) -> tuple[dict, pd.DataFrame]:
@@ -214,7 +217,7 @@ def _nothing_to_train(status: dict, config: TrainConfig, out_dir: Path) -> bool:
 
 
 def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.DataFrame, data: MNIST | None,
-                      data_path, progress: bool) -> pd.DataFrame:
+                      data_path, progress: bool, after_epoch: Callable[[Path], None] | None) -> pd.DataFrame:
     """The rest of train(), run while holding the folder's lock: restore the checkpoint, then train,
     writing log, checkpoint and record each epoch."""
     checkpoint_path = latest_checkpoint(out_dir)  # before anything heavy: a damaged one stops us here
@@ -262,6 +265,8 @@ def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.
             # Keep the last finite checkpoint; the NaN row in the log and nan_epoch mark where it broke.
             status.update(nan_epoch=epoch, finished=True)
             runs.write_record(out_dir, record)
+            if after_epoch:
+                after_epoch(out_dir)
             bar.close()
             print(f"{out_dir}: loss became non-finite in epoch {epoch}; stopped, last finite checkpoint is epoch {epoch - 1}")
             return log
@@ -269,6 +274,8 @@ def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.
         manager.save()  # a kill inside it leaves the previous checkpoint in force (module docstring)
         status.update(completed_epochs=epoch, finished=epoch >= config.epochs)
         runs.write_record(out_dir, record)
+        if after_epoch:
+            after_epoch(out_dir)
         bar.set_postfix(epoch=epoch, test_loss=f"{row['test_loss']:.1f}", acc=f"{row['test_accuracy']:.3f}")
         if not progress:  # one line an epoch instead of the bar (papermill runs, log files)
             print(runs.epoch_line(config, row), flush=True)

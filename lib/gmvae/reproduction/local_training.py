@@ -28,6 +28,11 @@ class TrainingError(RuntimeError):
     """One or more runs ended with an error; the message names each and the end of its output."""
 
 
+def print_now(message: str) -> None:
+    """The default ``say``: a line on stdout, at once (it may be a log file)."""
+    print(message, flush=True)
+
+
 def usable_cores() -> list[int]:
     """The cores this process may run on (Linux), or [] where the system cannot pin a process to a core."""
     return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -64,7 +69,7 @@ class _Job:
 
 
 def train_runs(todo: list[tuple[TrainConfig, Path]], *, jobs: int | None = None, data_path=None, retrain=False,
-               say=print, poll_seconds: float = 1.0) -> None:
+               say=print_now, poll_seconds: float = 1.0) -> None:
     """Train each (config, run folder) of ``todo``, ``jobs`` at a time (default: one per usable core), in the
     order given; with more than one job each process is pinned to its own core. ``retrain``: each run first moves
     the run in its folder aside (train --retrain). Raises TrainingError after the others have finished if any
@@ -81,7 +86,7 @@ def train_runs(todo: list[tuple[TrainConfig, Path]], *, jobs: int | None = None,
                 running.append(_start(config, Path(out_dir), free_cores.pop(0), data_path, retrain))
                 core = running[-1].core
                 say(f"{config.run_name} seed {config.seed}: training {config.epochs} epochs into "
-                    f"{out_dir}{'' if core is None else f' on core {core}'} (output: {out_dir}/train.out)", flush=True)
+                    f"{out_dir}{'' if core is None else f' on core {core}'} (output: {out_dir}/train.out)")
             time.sleep(poll_seconds)
             for job in [j for j in running if j.process.poll() is not None]:
                 running.remove(job)
@@ -89,10 +94,10 @@ def train_runs(todo: list[tuple[TrainConfig, Path]], *, jobs: int | None = None,
                 minutes = (time.perf_counter() - job.started) / 60
                 name = f"{job.config.run_name} seed {job.config.seed}"
                 if job.process.returncode == 0:
-                    say(f"{name}: done in {minutes:.1f} min", flush=True)
+                    say(f"{name}: done in {minutes:.1f} min")
                 else:
                     failed.append(f"{name} (exit {job.process.returncode}): {_last_line(job.out_dir / 'train.out')}")
-                    say(f"{name}: failed after {minutes:.1f} min; see {job.out_dir}/train.out", flush=True)
+                    say(f"{name}: failed after {minutes:.1f} min; see {job.out_dir}/train.out")
     finally:  # interrupted: stop the trainings too (each resumes from its checkpoint next time)
         for job in running:
             job.process.terminate()

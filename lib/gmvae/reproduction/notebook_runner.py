@@ -17,7 +17,8 @@ import pandas as pd
 from gmvae import runs
 from gmvae.reporting.figures import MODEL_FIGURE_DATA
 from gmvae.reproduction.local_training import default_jobs, train_runs
-from gmvae.reproduction.parameters import NOTEBOOK_DIR, display_path, notebook_path, resolve_path, validate_parameters
+from gmvae.reproduction.parameters import (EXECUTORS, NOTEBOOK_DIR, display_path, notebook_path, resolve_path,
+                                           validate_parameters)
 from gmvae.reproduction.pipeline import pending_runs
 from gmvae.reproduction.profiles import get_profile
 from gmvae.reproduction.progress import ReproductionProgress
@@ -184,10 +185,15 @@ def _merged_streams(outputs: list) -> list:
 
 def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None, retrain=False,
               notebooks=None, kernel_name=DEFAULT_KERNEL, log_output=False, progress=False,
-              jobs: int | None = None) -> list[Path]:
-    """Train the profile's missing runs, ``jobs`` at a time (default: one per core, each pinned to its core;
-    gmvae.reproduction.local_training), then run the notebooks in order with papermill, which only draw;
+              jobs: int | None = None, executor: str = "local", address: str | None = None,
+              cpus_per_run: float = 1, gpus_per_run: float = 0) -> list[Path]:
+    """Train the profile's missing runs, then run the notebooks in order with papermill, which only draw;
     return the executed copies.
+
+    ``executor`` "local": the runs train on this machine, ``jobs`` at a time (default: one per core, each
+    pinned to its core; gmvae.reproduction.local_training). "ray": each run is a task on the Ray cluster at
+    ``address`` (None: a Ray started here for the session) asking for ``cpus_per_run`` CPUs and
+    ``gpus_per_run`` GPUs (gmvae.reproduction.ray_training).
 
     Parameters are passed to every notebook: ``profile``, ``seeds``, ``epochs``, ``retrain``,
     ``results_dir`` (= ``out``, made absolute) and ``data_path``. Executed copies go to
@@ -195,7 +201,8 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
     ``<out>/runs/<run_name>/seed<k>/``. ``notebooks``: a subset of NOTEBOOKS (default all, in order).
     ``log_output``: echo each notebook's output here as it runs; ``progress``: keep training progress
     bars in the executed copies (both off by default: follow a long run in ``<out>/runs/*/seed*/log.csv``).
-    Raises ValueError for bad parameters and NotebookError (one line) when a notebook fails.
+    Raises ValueError for bad parameters, NotebookError (one line) when a notebook fails, and
+    ray_training.RayMissingError for the Ray executor without Ray installed.
     """
     out = Path(out).expanduser().resolve()  # relative to the caller's directory, not notebooks/
     data_abs = None if data_path is None else str(Path(data_path).expanduser().resolve())
@@ -205,6 +212,12 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
     if unknown:
         raise ValueError(f"unknown notebooks {unknown}: choose from {', '.join(NOTEBOOKS)}")
     _check_kernel(kernel_name)
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}: choose from {', '.join(EXECUTORS)}")
+    if executor == "ray":
+        from gmvae.reproduction.ray_training import RayExecutor, import_ray
+
+        import_ray()  # missing: one line that says how to install it, before anything runs
     # Paths inside the repository are passed relative to notebooks/, so the executed copies read the same
     # on every machine.
     parameters = dict(profile=profile, seeds=None if seeds is None else list(seeds), epochs=epochs, retrain=retrain,
@@ -218,9 +231,15 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
     todo = pending_runs(profile, out, seeds=seeds, epochs=epochs, retrain=retrain)
     jobs = min(jobs or default_jobs(), max(len(todo), 1))
     with ReproductionProgress(profile, out, seeds, epochs, jobs=jobs) as line:
-        if todo:
+        if todo and executor == "ray":
+            with RayExecutor(address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run) as cluster:
+                line.jobs = cluster.parallel_runs
+                line.write(f"reproduce: training {len(todo)} run(s) on a {cluster.describe()}")
+                cluster.train_runs(todo, out, data_path=data_abs, retrain=retrain, say=line.write)
+        elif todo:
             line.write(f"reproduce: training {len(todo)} run(s), {jobs} at a time")
             train_runs(todo, jobs=jobs, data_path=data_abs, retrain=retrain, say=line.write)
+        if todo:
             parameters["retrain"] = False  # retrained just now: the notebooks only draw
         for i, name in enumerate(selected, 1):
             line.write(f"[{i}/{len(selected)}] {name} (profile {profile}) ...")
@@ -229,7 +248,11 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
                                          progress=progress))
             line.write(f"[{i}/{len(selected)}] {name} done in {time.perf_counter() - started:.1f} s "
                        f"-> {display_path(executed[-1])}")
-    print(f"reproduce: {len(selected)} notebooks in {time.perf_counter() - total:.1f} s; figures in {display_path(out / 'figures')}")
+    if selected:
+        print(f"reproduce: {len(selected)} notebooks in {time.perf_counter() - total:.1f} s; "
+              f"figures in {display_path(out / 'figures')}")
+    else:
+        print(f"reproduce: trained in {time.perf_counter() - total:.1f} s; no notebooks run")
     return executed
 
 

@@ -19,6 +19,8 @@ from gmvae.reproduction.profiles import PROFILES, get_profile
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
+EXECUTORS = ("local", "ray")  # where `reproduce` trains the runs: this machine, or a Ray cluster
+
 
 def resolve_path(path) -> Path:
     """A notebook parameter path: absolute as given; relative to the notebooks/ folder of the source

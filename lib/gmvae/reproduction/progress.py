@@ -1,9 +1,9 @@
 """One progress line for a whole reproduction: which run of how many is training, its epoch, and the time left.
 
-The notebooks train in their own kernels, so the line is drawn from the outside: a thread reads the run
-folders of the profile (log.csv, run.json) every few seconds. The time left is the epochs still to train,
-each at the median epoch time measured so far in this reproduction for its run (or, before that run's
-first epoch, for any run), so it is unknown until the first epoch ends.
+The runs train in processes of their own (or on other machines), so the line is drawn from the outside: a
+thread reads the run folders of the profile (log.csv, run.json) every few seconds. The time left is the epochs
+still to train, each at the median epoch time measured so far in this reproduction for its run (or, before
+that run's first epoch, for any run), so it is unknown until the first epoch ends.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class _Run:
     seed: int
     epochs: int
     folder: Path
+    incoming: Path                 # where a run training on a Ray cluster gathers until it is complete
     done_at_start: int = 0
     done: int = 0
     stopped: bool = False          # NaN: nothing more to train
@@ -37,14 +38,17 @@ class _Run:
 def profile_runs(profile: str, results_dir, seeds=None, epochs=None) -> list[_Run]:
     """Every run the profile trains, in the order the notebooks train them."""
     prof = get_profile(profile)
-    return [_Run(run_name, config.seed, config.epochs, runs.run_dir(results_dir, run_name, config.seed))
+    return [_Run(run_name, config.seed, config.epochs, runs.run_dir(results_dir, run_name, config.seed),
+                 runs.incoming_dir(results_dir, run_name, config.seed))
             for run_name in prof.seeds for config in prof.configs(run_name, seeds=seeds, epochs=epochs)]
 
 
 def read_progress(run: _Run) -> None:
-    """Update run from its folder; a file caught mid-replacement is read at the next poll."""
+    """Update run from its folder (its incoming folder while it trains on a Ray cluster); a file caught
+    mid-replacement is read at the next poll."""
+    folder = run.incoming if (run.incoming / "run.json").exists() else run.folder
     try:
-        log, record = runs.read_log(run.folder), runs.read_record(run.folder)
+        log, record = runs.read_log(folder), runs.read_record(folder)
     except (runs.DamagedRunError, OSError, ValueError):
         return
     status = (record or {}).get("status") or {}
