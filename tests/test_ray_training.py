@@ -98,6 +98,7 @@ def test_the_smoke_profile_on_two_nodes_writes_the_sequential_runs(cluster, tmp_
         outcomes = executor.train_runs(todo, results, say=lambda line: None)
     assert sorted((o.name, o.attempts, o.resumed_from) for o in outcomes) == sorted(
         (c.run_name, 1, 0) for c, _ in todo)
+    assert most_at_once(outcomes) == 2  # a run per CPU, never more
     for config, run_dir in todo:
         assert_same_log(run_dir, reference_log(config))
         assert pipeline.run_state(run_dir, config) == "complete"
@@ -106,6 +107,16 @@ def test_the_smoke_profile_on_two_nodes_writes_the_sequential_runs(cluster, tmp_
         assert command.startswith(f"Ray task {config.run_name}/seed0 on 127.0.0.1, attempt 1 [started by ")
     assert not (results / runs.INCOMING / "runs" / "gmvae" / "seed0").exists()
     assert pipeline.pending_runs("smoke", results) == []
+
+
+def most_at_once(outcomes) -> int:
+    """The most runs that trained at the same instant."""
+    events = sorted([(o.began, 1) for o in outcomes] + [(o.ended, -1) for o in outcomes])
+    running = most = 0
+    for _, change in events:  # at a tie, an end (-1) sorts before a start
+        running += change
+        most = max(most, running)
+    return most
 
 
 def worker_processes(task_name: str) -> list[int]:

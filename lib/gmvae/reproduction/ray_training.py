@@ -15,9 +15,12 @@ How a run travels:
   each new one into results/.incoming/runs/<run>/seed<k>/ on its own disk. A finished run comes back as
   the task's result and is written into results/runs/<run>/seed<k>/ in train's own order (run.json last,
   runs.write_run_files), so results/ holds a run only once it is complete.
-* **Faults.** A worker killed or its node lost: Ray runs the task again (RETRIES times) and the new
-  attempt resumes from the last epoch that came back, else from epoch 1; train's resume makes the log the
-  one an uninterrupted run writes (the seconds aside). An error in the training itself is not retried. The
+* **Faults.** A worker killed or its node lost: the driver submits the run again (RETRIES times) from the
+  last epoch that came back, else from epoch 1; train's resume makes the log the one an uninterrupted run
+  writes (the seconds aside). The driver retries rather than Ray (``max_retries=0``) because Ray's own retry
+  repeats the first attempt's arguments, and because a task must not block on an actor to learn where to
+  begin: Ray lends a blocked task's CPU to the next queued task, which then keeps it, so more runs than
+  cores would train at once. An error in the training itself is not retried. The
   driver killed: its tasks end with it, and the same command submits only the runs not complete in
   results/, each resuming from results/.incoming/. Two drivers on one results folder: the driver holds each
   of its runs' folder locks (runs.locked) from submission to the end, so a second one stops with an error.
@@ -34,6 +37,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 from pathlib import Path
 
 from gmvae import runs
@@ -43,7 +47,7 @@ from gmvae.reproduction.local_training import TrainingError, print_now
 from gmvae.reproduction.pipeline import run_state
 
 RAY_REQUIREMENT = "ray==2.60.0"  # the pin of pyproject.toml's extra "ray"
-RETRIES = 3                      # attempts after the first when a worker or its node dies (Ray's default, stated)
+RETRIES = 3                      # attempts after the first when a worker or its node dies (as Ray's default)
 
 
 class RayMissingError(RuntimeError):
@@ -65,46 +69,38 @@ class RunOutcome:
     name: str
     seed: int
     node: str              # the address of the node that finished it
-    attempts: int          # 1, or more when Ray ran the task again
+    attempts: int          # 1, or more when its worker was lost and the driver submitted it again
     resumed_from: int      # epochs already trained when the last attempt began
     train_minutes: float   # its epochs' time, over every attempt (run.json's train_seconds)
+    began: float           # when the last attempt's task began and ended on its node (time.time())
+    ended: float
 
 
-class _Snapshots:
-    """Each run's folder as its task last sent it, kept for a retried task; the driver collects the new ones."""
+class _Inbox:
+    """Each run's folder as its task last sent it, until the driver collects it."""
 
     def __init__(self):
-        self._latest, self._unseen, self._attempts = {}, set(), {}
-
-    def begin(self, key: str) -> tuple[int, dict | None]:
-        """A task's attempt starts: its number, and the run's last folder sent by an earlier attempt."""
-        self._attempts[key] = self._attempts.get(key, 0) + 1
-        return self._attempts[key], self._latest.get(key)
+        self._unseen = {}
 
     def put(self, key: str, files: dict) -> None:
-        self._latest[key] = files
-        self._unseen.add(key)
+        self._unseen[key] = files
 
     def collect(self) -> dict:
-        unseen = {key: self._latest[key] for key in self._unseen}
-        self._unseen.clear()
+        unseen, self._unseen = self._unseen, {}
         return unseen
 
-    def forget(self, key: str) -> None:
-        self._latest.pop(key, None)
-        self._unseen.discard(key)
 
-
-def _train_task(config_fields: dict, key: str, mnist: bytes, start: dict | None, snapshots, driver_command: str,
-                precision: str | None) -> dict:
-    """Body of a run's Ray task, in a fresh worker: train into a temporary folder from the newer of ``start``
-    (what results/ held when it was submitted) and what an earlier attempt sent, sending the folder after
-    every epoch; return the finished folder. ``precision``: the driver's GMVAE_PRECISION, if set."""
+def _train_task(config_fields: dict, key: str, attempt: int, mnist: bytes, start: dict | None, inbox,
+                driver_command: str, precision: str | None) -> dict:
+    """Body of a run's Ray task, in a fresh worker: train into a temporary folder from ``start`` (a run folder
+    as runs.read_run_files gives it, or None), sending the folder to ``inbox`` after every epoch without
+    waiting (a wait would lend this task's CPU away); return the finished folder. ``precision``: the driver's
+    GMVAE_PRECISION, if set."""
     import ray
 
     from gmvae.quiet_import import tf
 
-    attempt, sent_earlier = ray.get(snapshots.begin.remote(key))
+    began = time.time()
     cpus = max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
     tf.config.threading.set_intra_op_parallelism_threads(cpus)  # before TensorFlow's runtime starts
     tf.config.threading.set_inter_op_parallelism_threads(cpus)
@@ -118,14 +114,13 @@ def _train_task(config_fields: dict, key: str, mnist: bytes, start: dict | None,
     with tempfile.TemporaryDirectory(prefix="gmvae-ray-") as scratch:
         run_dir, mnist_path = Path(scratch) / "run", Path(scratch) / "mnist.npz"
         mnist_path.write_bytes(mnist)
-        begin_with = sent_earlier or start
-        if begin_with:
-            runs.write_run_files(begin_with, run_dir)
+        if start:
+            runs.write_run_files(start, run_dir)
         resumed_from = int((runs.read_record(run_dir) or {}).get("status", {}).get("completed_epochs") or 0)
-        # Waiting for each put keeps one snapshot in flight, and the actor's copy current before the next epoch.
         train(config, run_dir, data_path=mnist_path, progress=False,
-              after_epoch=lambda folder: ray.get(snapshots.put.remote(key, runs.read_run_files(folder))))
-        return {"files": runs.read_run_files(run_dir), "node": node, "attempt": attempt, "resumed_from": resumed_from}
+              after_epoch=lambda folder: inbox.put.remote(key, runs.read_run_files(folder)))
+        return {"files": runs.read_run_files(run_dir), "node": node, "resumed_from": resumed_from,
+                "began": began, "ended": time.time()}
 
 
 class RayExecutor:
@@ -183,60 +178,70 @@ class RayExecutor:
             mnist_path = resolve_mnist_path(data_path)
             check_sha256(mnist_path)  # once here, rather than failing in every task
             mnist = ray.put(mnist_path.read_bytes())
-            snapshots = ray.remote(_Snapshots).options(num_cpus=0, max_restarts=-1, max_task_retries=-1).remote()
-            task = ray.remote(max_calls=1, max_retries=RETRIES)(_train_task)
-            submitted = {}
-            for config, run_dir in todo:
-                key = f"{config.run_name}/seed{config.seed}"
-                incoming = runs.incoming_dir(results_dir, config.run_name, config.seed)
-                start = _starting_point(config, run_dir, incoming, retrain)
+            inbox = ray.remote(_Inbox).options(num_cpus=0).remote()
+            task = ray.remote(max_calls=1, max_retries=0)(_train_task)
+            driver_command, precision = runs.command_line(), os.environ.get(PRECISION_VARIABLE)
+            incoming_of = {_key(c): runs.incoming_dir(results_dir, c.run_name, c.seed) for c, _ in todo}
+            submitted: dict = {}  # task reference -> (config, run folder, attempt)
+
+            def submit(config: TrainConfig, run_dir: Path, attempt: int, start: dict | None) -> None:
                 reference = task.options(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run,
                                          name=f"gmvae {config.run_name} seed{config.seed}").remote(
-                    dataclasses.asdict(config), key, mnist, start, snapshots, runs.command_line(),
-                    os.environ.get(PRECISION_VARIABLE))
-                submitted[reference] = (config, run_dir, incoming, key)
-                say(f"{config.run_name} seed {config.seed}: submitted ({config.epochs} epochs"
-                    f"{_from_epoch(start)}); its epochs gather in {incoming}")
+                    dataclasses.asdict(config), _key(config), attempt, mnist, start, inbox, driver_command, precision)
+                submitted[reference] = (config, run_dir, attempt)
+
+            def gather() -> None:
+                for key, files in ray.get(inbox.collect.remote()).items():
+                    runs.write_run_files(files, incoming_of[key])
+
+            for config, run_dir in todo:
+                start = _starting_point(config, run_dir, incoming_of[_key(config)], retrain)
+                submit(config, run_dir, 1, start)
+                say(f"{config.run_name} seed {config.seed}: submitted ({config.epochs} epochs{_from_epoch(start)}); "
+                    f"its epochs gather in {incoming_of[_key(config)]}")
             outcomes, failed = [], []
             try:
                 while submitted:
                     finished, _ = ray.wait(list(submitted), num_returns=1, timeout=poll_seconds)
-                    self._gather(ray.get(snapshots.collect.remote()), submitted)
+                    gather()
                     for reference in finished:
-                        config, run_dir, incoming, key = submitted.pop(reference)
-                        name = f"{config.run_name} seed {config.seed}"
+                        config, run_dir, attempt = submitted.pop(reference)
+                        name, incoming = f"{config.run_name} seed {config.seed}", incoming_of[_key(config)]
                         try:
                             result = ray.get(reference)
                         except ray.exceptions.RayError as error:
-                            failed.append(f"{name}: {str(error).strip().splitlines()[-1][:300]}")
-                            say(f"{name}: failed; the epochs that came back stay in {incoming}")
+                            reason = str(error).strip().splitlines()[-1][:300]
+                            if isinstance(error, ray.exceptions.RayTaskError) or attempt > RETRIES:
+                                failed.append(f"{name}: {reason}")  # the training's own error is not retried
+                                say(f"{name}: failed; the epochs that came back stay in {incoming}")
+                                continue
+                            gather()  # what the lost worker sent last
+                            start = _starting_point(config, run_dir, incoming, retrain=False)
+                            submit(config, run_dir, attempt + 1, start)
+                            say(f"{name}: its worker was lost ({reason}); attempt {attempt + 1} of {1 + RETRIES}"
+                                f"{_from_epoch(start)}")
                             continue
                         runs.write_run_files(result["files"], run_dir)
                         shutil.rmtree(incoming, ignore_errors=True)
-                        snapshots.forget.remote(key)
-                        outcome = RunOutcome(config.run_name, config.seed, result["node"], result["attempt"],
-                                             result["resumed_from"],
-                                             json.loads(result["files"]["run.json"])["status"]["train_seconds"] / 60)
+                        train_minutes = json.loads(result["files"]["run.json"])["status"]["train_seconds"] / 60
+                        outcome = RunOutcome(config.run_name, config.seed, result["node"], attempt,
+                                             result["resumed_from"], train_minutes, result["began"], result["ended"])
                         outcomes.append(outcome)
-                        retried = ("" if outcome.attempts == 1 else
-                                   f" (attempt {outcome.attempts}, resumed from epoch {outcome.resumed_from})")
-                        say(f"{name}: done on {outcome.node}, {outcome.train_minutes:.1f} min of training{retried}")
+                        retried = ("" if attempt == 1 else
+                                   f" (attempt {attempt}, resumed from epoch {result['resumed_from']})")
+                        say(f"{name}: done on {outcome.node}, {train_minutes:.1f} min of training{retried}")
             finally:  # interrupted too: keep what came back, stop what still trains (the same command resumes it)
                 with contextlib.suppress(Exception):
-                    self._gather(ray.get(snapshots.collect.remote(), timeout=30), submitted)
+                    gather()
                 for reference in submitted:
                     ray.cancel(reference, force=True)
             if failed:
                 raise TrainingError(f"{len(failed)} run(s) failed on the Ray cluster: " + "; ".join(failed))
             return outcomes
 
-    @staticmethod
-    def _gather(new_snapshots: dict, submitted: dict) -> None:
-        """Write each run's newest folder from the cluster into its incoming folder."""
-        incoming_of = {key: incoming for _, _, incoming, key in submitted.values()}
-        for key, files in new_snapshots.items():
-            if key in incoming_of:
-                runs.write_run_files(files, incoming_of[key])
+
+def _key(config: TrainConfig) -> str:
+    return f"{config.run_name}/seed{config.seed}"
 
 
 def _check_reachable(address: str | None, timeout: float = 10.0) -> None:
