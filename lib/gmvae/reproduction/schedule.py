@@ -42,10 +42,11 @@ def median_epoch_seconds(runs_dir) -> dict[str, float]:
 def profile_run_seconds(profile_name: str, epoch_seconds: dict[str, float]) -> list[float]:
     """Each run of the profile, in its order: its epochs at its model's epoch time."""
     profile = get_profile(profile_name)
-    missing = {c.model for name in profile.seeds for c in profile.configs(name)} - set(epoch_seconds)
+    configs = [c for name in profile.seeds for c in profile.configs(name)]
+    missing = {c.model for c in configs} - set(epoch_seconds)
     if missing:
         raise ValueError(f"no measured epoch time for {', '.join(sorted(missing))}")
-    return [c.epochs * epoch_seconds[c.model] for name in profile.seeds for c in profile.configs(name)]
+    return [c.epochs * epoch_seconds[c.model] for c in configs]
 
 
 def wall_time_table(profile_name: str, epoch_seconds: dict[str, float], nodes=(1, 2, 4, 8, 9),
@@ -56,13 +57,14 @@ def wall_time_table(profile_name: str, epoch_seconds: dict[str, float], nodes=(1
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m gmvae.reproduction.schedule", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m gmvae.reproduction.schedule",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("runs_dir", type=Path, help="run folders whose logs give each model's epoch time")
     parser.add_argument("--profile", default="blog")
     parser.add_argument("--nodes", type=int, nargs="+", default=[1, 2, 4, 8, 9])
     args = parser.parse_args(argv)
     epoch_seconds = median_epoch_seconds(args.runs_dir)
-    print(f"median epoch, one core each, two runs per node: "
+    print("median epoch, one core each, two runs per node: "
           + ", ".join(f"{model} {s:.1f} s" for model, s in sorted(epoch_seconds.items())))
     print(f"| nodes of 2 cores | {args.profile} profile, hours |\n|---:|---:|")
     for n, hours in wall_time_table(args.profile, epoch_seconds, args.nodes):
