@@ -16,8 +16,13 @@ RESULTS ?= results
 EXECUTOR ?= local
 ADDRESS ?=
 RAY_STAMP := $(VENV)/.installed-ray
+MUTATION_STAMP := $(VENV)/.installed-mutation
+# where make mutation works, afresh each time (mutmut would keep stale copies of the modules it does not mutate)
+MUTATION_DIR ?= build/mutation
+# mutants tested at once
+JOBS ?= 2
 
-.PHONY: help venv venv-ray test reproduce figures lab clean-notebooks
+.PHONY: help venv venv-ray venv-mutation test mutation reproduce figures lab clean-notebooks
 
 help: ## list the targets
 	@echo "Targets (variables: PROFILE=$(PROFILE), RESULTS=$(RESULTS), VENV=$(VENV)):"
@@ -39,8 +44,25 @@ $(RAY_STAMP): requirements-ray.txt $(STAMP)
 
 venv-ray: $(RAY_STAMP) ## add the Ray extra (requirements-ray.txt) to .venv, for EXECUTOR=ray and the Ray tests
 
+$(MUTATION_STAMP): $(STAMP)
+	$(PY) -m pip install --disable-pip-version-check -e ".[mutation]"
+	touch $(MUTATION_STAMP)
+
+venv-mutation: $(MUTATION_STAMP) ## add mutmut (the mutation extra) to .venv
+
 test: venv-ray ## run the tests (needs GMVAE_MNIST or the cache), in a network namespace with only loopback where one can be made
 	tests/in_loopback_namespace $(PY) -m pytest
+
+mutation: venv-mutation ## mutation score of metrics, config, fidelity and claims (pyproject's [tool.mutmut]; an hour or more on 2 cores)
+	rm -rf $(MUTATION_DIR) && mkdir -p $(MUTATION_DIR)
+	cp -a lib $(MUTATION_DIR)/src && cp -a tests results notebooks pyproject.toml $(MUTATION_DIR)/
+	cd $(MUTATION_DIR) && $(abspath $(VENV))/bin/mutmut run --max-children $(JOBS) > mutmut-run.log && \
+	  $(abspath $(VENV))/bin/mutmut results --all true > mutants.txt
+	@awk -F': ' '{ module = $$1; gsub(/ /, "", module); sub(/\.x[_ǁ].*/, "", module); total[module]++; \
+	  if ($$2 == "killed") killed[module]++ } \
+	  END { for (m in total) printf "%-28s %4d killed of %4d (%.0f %%)\n", m, killed[m], total[m], 100 * killed[m] / total[m] }' \
+	  $(MUTATION_DIR)/mutants.txt | sort
+	@echo "every mutant and its status: $(MUTATION_DIR)/mutants.txt; one mutant's diff: cd $(MUTATION_DIR) && mutmut show NAME"
 
 reproduce: venv $(if $(filter ray,$(EXECUTOR)),venv-ray) ## train PROFILE's missing runs (one per core, or EXECUTOR=ray), then run every notebook with papermill; GMVAE_PRECISION=float32 overrides precision auto
 	$(PY) -m gmvae reproduce --profile $(PROFILE) --out $(RESULTS) --executor $(EXECUTOR) $(if $(ADDRESS),--address $(ADDRESS))

@@ -157,7 +157,7 @@ def test_the_margin_is_the_originals_spread_when_that_is_wider_than_half_a_logge
     with probabilities 1/4, 1/2, 1/4, so the 90 % interval of the difference is [-0.05, 0.05], inside 0.0707
     but far outside half a logged unit (0.0005)."""
     r = fidelity.compare_samples([0.75, 0.75], [0.70, 0.80])
-    assert r["margin"] == pytest.approx(0.1 / np.sqrt(2))
+    assert r["margin"] == r["original_sd"] == pytest.approx(0.1 / np.sqrt(2)) and r["ours_sd"] == 0.0
     assert (r["ci90_low"], r["ci90_high"]) == pytest.approx((-0.05, 0.05))
     assert r["verdict"] == "equivalent"
 
@@ -176,10 +176,49 @@ def test_the_permutation_p_value_is_the_exact_one_for_small_samples():
     assert fidelity.compare_samples([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])["p_value"] == pytest.approx(0.1)
 
 
+@pytest.mark.filterwarnings("error")  # no spread computed from one value: no "degrees of freedom" warning either
 def test_one_run_a_side_gives_no_interval_and_is_undecided():
     r = fidelity.compare_samples([0.9], [0.5, 0.6, 0.7])
-    assert r["verdict"] == "undecided" and np.isnan(r["ci95_low"]) and np.isnan(r["p_value"])
+    assert r["verdict"] == "undecided" and np.isnan(r["ours_sd"]) and r["original_sd"] == pytest.approx(0.1)
+    assert all(np.isnan(r[key]) for key in ("ci95_low", "ci95_high", "ci90_low", "ci90_high", "p_value"))
     assert (r["ours_n"], r["original_n"], r["difference"]) == (1, 3, pytest.approx(0.3))
+    alone = fidelity.compare_samples([0.5, 0.7], [0.289])
+    assert np.isnan(alone["original_sd"]) and alone["ours_sd"] == pytest.approx(0.1 * np.sqrt(2))
+    # one original run has no spread: the margin is half a unit of its logged 2.89e-01
+    assert alone["margin"] == pytest.approx(0.0005) and alone["verdict"] == "undecided"
+
+
+def test_a_row_of_one_run_shows_dashes_where_there_is_no_spread_interval_or_p():
+    row = pd.DataFrame([{"run_name": "gmvae", "metric": "accuracy", "epoch": 200,
+                         **fidelity.compare_samples([0.8123], [0.75, 0.80, 0.85]), "low": 0.7495, "high": 0.8505,
+                         "inside": True}])
+    md = fidelity.distribution_markdown_table(row).iloc[0]
+    assert md["ours mean ± sd (n)"] == "0.8123 ± - (1)"
+    assert md["original mean ± sd (n)"] == "0.8000 ± 0.0500 (3)"
+    assert (md["95 % interval"], md["90 % interval"], md["p (permutation)"]) == ("-", "-", "-")
+    assert (md["difference"], md["verdict"], md["all ours inside"]) == ("+0.0123", "undecided", "yes")
+
+
+def test_a_95_interval_that_touches_zero_is_undecided_not_different():
+    """Ours 100 and 110 against a constant 100: a quarter of the resampled means of ours are 100, so the
+    95 % interval of the difference is [0, 10], which does not exclude 0; its mirror gives [-10, 0]. Both 90 %
+    intervals are far wider than the margin (0.5)."""
+    above = fidelity.compare_samples([100.0, 110.0], [100.0, 100.0])
+    assert (above["ci95_low"], above["ci95_high"]) == pytest.approx((0.0, 10.0))
+    assert above["verdict"] == "undecided"
+    below = fidelity.compare_samples([90.0, 100.0], [100.0, 100.0])
+    assert (below["ci95_low"], below["ci95_high"]) == pytest.approx((-10.0, 0.0))
+    assert below["verdict"] == "undecided"
+
+
+def test_the_p_value_of_samples_too_large_for_every_split_repeats():
+    """10 against 10 values have 184,756 splits, more than the 9,999 permutations drawn: the p-value is
+    estimated from random permutations, and the fixed seed makes it the same on every call."""
+    rng = np.random.default_rng(1)
+    ours, original = rng.normal(0.0, 1.0, 10), rng.normal(0.5, 1.0, 10)
+    first, second = (fidelity.compare_samples(ours, original) for _ in range(2))
+    assert first["p_value"] == second["p_value"]
+    assert first["ci95_low"] == second["ci95_low"] and first["ci90_high"] == second["ci90_high"]
 
 
 def test_the_distribution_table_takes_each_epochs_own_values():

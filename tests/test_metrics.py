@@ -109,11 +109,12 @@ def test_confusion_counts_cluster_by_digit():
 @pytest.mark.parametrize(
     "labels, clusters, message",
     [
-        ([0, 1, 2], [0, 1], "length"),
-        ([[0, 1]], [[0, 1]], "1-D"),
-        ([0.0, 1.0], [0, 1], "integers"),
-        ([0, 1], [0, -1], "non-negative"),
-        ([], [], "empty"),
+        ([0, 1, 2], [0, 1], "^labels and clusters differ in length: 3 and 2$"),
+        ([[0, 1]], [[0, 1]], r"^labels must be 1-D, not shape \(1, 2\)$"),
+        ([0, 1], [[0, 1]], r"^clusters must be 1-D, not shape \(1, 2\)$"),
+        ([0.0, 1.0], [0, 1], "^labels must hold integers, not float64$"),
+        ([0, 1], [0, -1], "^clusters must be non-negative; got -1$"),
+        ([], [], "^labels is empty$"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(labels, clusters, message):
@@ -127,6 +128,26 @@ def test_confusion_rejects_ids_beyond_its_size():
         confusion([0, 1], [0, 2], k=2, n_labels=3)
     with pytest.raises(ValueError, match="n_labels=3"):
         confusion([0, 3], [0, 1], k=2, n_labels=3)
+
+
+@pytest.mark.parametrize("shape", [(10,), (0, 10), (5, 0), (2, 5, 10)])
+def test_logits_must_be_a_non_empty_points_by_categories_array(shape):
+    for metric in (mean_entropy, mutual_information):
+        with pytest.raises(ValueError, match=r"^logits must be a non-empty 2-D array \[points, categories\]"):
+            metric(np.zeros(shape))
+
+
+def test_one_category_has_no_entropy_and_no_information():
+    assert mean_entropy(np.zeros((5, 1))) == 0.0 and mutual_information(np.zeros((5, 1))) == 0.0
+
+
+def test_float32_logits_are_scored_in_float64():
+    """I(x; y) of a nearly uniform q(y|x) is the difference of two entropies close to ln 10; in float32 it would
+    lose its last digits to rounding (about 1e-7), in float64 it agrees with the float64 computation."""
+    logits = np.random.default_rng(0).normal(0.0, 1e-3, (1000, 10)).astype(np.float32)
+    exact = logits.astype(np.float64)
+    assert mutual_information(logits) == pytest.approx(mutual_information(exact), abs=1e-15, rel=1e-12)
+    assert mean_entropy(logits) == pytest.approx(mean_entropy(exact), abs=1e-15, rel=1e-15)
 
 
 def test_mean_entropy_rejects_a_flat_array_and_passes_nan_through():

@@ -61,7 +61,30 @@ def test_a_log_without_the_information_column_falls_back_on_its_bound():
 
 def test_rows_only_for_models_with_logs_and_only_beside_a_variant_in_the_claims_table():
     assert list(verdict(run("m2_iaf", 0.0, 0.1))) == [M2_IAF]
+    none = claims.open_question_table(run("gmvae", 0.0, 0.1))
+    assert none.empty and list(none.columns) == claims.CLAIM_COLUMNS
     plain = claims.claims_table(run("m2", 0.0, 0.1135))
     assert not plain["section"].str.startswith("5").any()
     both = claims.claims_table(pd.concat([run("m2", 0.0, 0.1135), run("m2_eta0", 0.0, 0.1135)]))
     assert both["section"].str.startswith("5").sum() == 2
+
+
+def test_the_bound_uses_the_runs_own_k_and_says_how_many_runs():
+    """K = 4 for this M2 (ln 4 = 1.386), K = 10 for the variant logged before it; one epoch, then two seeds."""
+    def m2(entropy, seed, epochs):
+        log = run("m2", np.nan, 0.2, entropy=entropy, seed=seed, epochs=epochs)
+        log["k"] = 4
+        return log
+
+    measured, got = verdict(run("m2_iaf", 0.0, 0.1), m2(1.3, 0, epochs=1))[M2]
+    assert got == "y unused" and measured == f"I(x; y) <= ln K - H(y|x) = {math.log(4) - 1.3:.3f} nats (epoch 1, 1 run)"
+    measured, got = verdict(run("m2_iaf", 0.0, 0.1), m2(1.2, 0, epochs=3), m2(1.1, 1, epochs=3))[M2]
+    assert got == "undecided" and measured == f"I(x; y) <= ln K - H(y|x) = {math.log(4) - 1.15:.3f} nats (epoch 3, 2 runs)"
+
+
+def test_a_run_without_one_finite_epoch_is_not_reached_and_every_row_has_the_claims_columns():
+    table = claims.open_question_table(run("m2_eta0", np.nan, np.nan, entropy=np.nan))
+    assert list(table.columns) == claims.CLAIM_COLUMNS
+    assert table.iloc[0].to_dict() == {"section": "5 open question", "claim": f"{M2_ETA0}: does x inform y?",
+                                       "rule": claims.Y_USAGE_RULE, "measured": "no log of m2_eta0",
+                                       "verdict": "not reached"}

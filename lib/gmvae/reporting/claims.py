@@ -50,8 +50,7 @@ def _final_mean(df, run_name, column):
 
 
 def _epochs_text(epochs):
-    if not epochs:
-        return ""
+    """The sorted final epochs of a model's runs (at least one): "epoch 50", or "epochs 48-50"."""
     return f"epoch {epochs[0]}" if len(epochs) == 1 else f"epochs {epochs[0]}-{epochs[-1]}"
 
 

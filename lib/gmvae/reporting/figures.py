@@ -191,6 +191,14 @@ def show_post_figure(name: str) -> None:
     display(Image(filename=str(path)) if path else f"the post's figure {name!r} is missing or altered (see above)")
 
 
+def load_logs(results_dir) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The logs every log figure and table is drawn from: our runs in ``results_dir/runs``, the original's, and
+    the runs kept from earlier protocols (pipeline.load_kept_runs)."""
+    all_runs = sorted({r for _, names, _ in LOG_FIGURES.values() for r in names})
+    return (plots.load_runs(results_dir, all_runs), load_original_logs(all_runs),
+            load_kept_runs(results_dir, all_runs))
+
+
 def redraw_figures(results_dir="results", *, verbose=True) -> dict:
     """Redraw every log-based figure from ``results_dir/runs`` into ``results_dir/figures``, each at our
     horizon and at the post's, over the original's logs; rewrite the claims, per-run and fidelity tables
@@ -212,9 +220,7 @@ def redraw_figures(results_dir="results", *, verbose=True) -> dict:
         raise FileNotFoundError(f"no run logs under {results_dir / 'runs'}: run the notebooks or "
                                 f"`python -m gmvae reproduce` first, or pass --results DIR")
     written, skipped = [], {}
-    all_runs = sorted({r for _, names, _ in LOG_FIGURES.values() for r in names})
-    df = plots.load_runs(results_dir, all_runs)
-    theirs = load_original_logs(all_runs)
+    df, theirs, kept = load_logs(results_dir)
     for name, (_, _, required) in LOG_FIGURES.items():
         for post_horizon in horizons(name):
             file = figure_file(name, post_horizon=post_horizon)
@@ -232,7 +238,7 @@ def redraw_figures(results_dir="results", *, verbose=True) -> dict:
         for name, fig in draw_model_figures(model_data).items():
             written.append(plots.save_figure(fig, results_dir / "figures" / name))
             plt.close(fig)
-    tables = write_tables(df, results_dir, theirs, load_kept_runs(results_dir, all_runs))
+    tables = write_tables(df, results_dir, theirs, kept)
     if verbose:
         for path in written + tables:
             print(f"wrote   {display_path(path)}")

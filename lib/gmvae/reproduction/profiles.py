@@ -80,7 +80,8 @@ PROFILES = {
         name="cpu",
         description="the post's claims at 50 epochs: M2 x1, modified M2 x1, GMVAE x2, then M2 with a flow posterior "
                     "x1 and M2 with eta = 0 x1",
-        expected_time="about an hour on 2 cores with avx512_bf16 (55 minutes measured, one run at a time)",
+        expected_time="about 1.3 hours on 2 cores of an AMD EPYC with avx512_bf16, two runs at a time, from empty "
+                      "run folders",
         seeds={"m2": (0,), "modified_m2": (0,), "gmvae": (0, 1), "m2_iaf": (0,), "m2_eta0": (0,)},
         base=TrainConfig(epochs=50),
         variants=_VARIANTS,

@@ -1,0 +1,20 @@
+"""The tables committed in results/ are what the code writes from the committed logs, character for character:
+a change to a rule, a threshold, an epoch picked, a statistic or a claim's wording that is not followed by
+`make figures` fails here, and so does a table edited by hand."""
+
+from __future__ import annotations
+
+from gmvae.reporting import figures
+from gmvae.reporting.tables import write_tables
+from gmvae.reproduction.parameters import PROJECT_ROOT
+
+RESULTS = PROJECT_ROOT / "results"
+
+
+def test_every_committed_table_is_what_the_committed_logs_give(tmp_path):
+    ours, original, kept = figures.load_logs(RESULTS)
+    written = write_tables(ours, tmp_path, original, kept)
+    names = sorted(path.relative_to(tmp_path).as_posix() for path in written)
+    assert {"claims.md", "fidelity.md", "fidelity_distributions.md", "run_table.md"} <= set(names)
+    for name in names:
+        assert (tmp_path / name).read_text() == (RESULTS / name).read_text(), f"results/{name}: run `make figures`"
