@@ -323,3 +323,61 @@ def test_the_share_above_80_percent_against_the_originals_by_fishers_exact_test(
     assert (measured, verdict) == ("epoch 200: ours 3 of 3, the original's 0 of 4 above 0.80; Fisher p = 0.029",
                                    "different")
     assert claim_row(ours, same_share, gmvae_runs([0.7, 0.7, 0.9, 0.9], 200, "original"))[1] == "consistent"
+
+
+def test_the_clipping_rows_measured_text_counts_runs_and_the_shortest_clipped_run():
+    df = pd.concat([modified_runs("modified_m2", (None,), 120), modified_runs("modified_m2_clip", (None, None), 150)])
+    assert claim_row(df, CLIPPING) == ("unclipped: no NaN in 1 run; clipped: no NaN in 2 runs, shortest run 150 epochs",
+                                       "not reached")
+    df = pd.concat([modified_runs("modified_m2", (230, 240), 300), modified_runs("modified_m2_clip", (None, 250), 300)])
+    assert claim_row(df, CLIPPING) == ("unclipped: NaN at epoch 230, 240 (2 of 2 runs); clipped: NaN at epoch 250 "
+                                       "(1 of 2 runs)", "not supported")
+
+
+def test_five_of_six_in_the_originals_logs_needs_a_log_to_epoch_500_and_counts_0_80_as_not_above():
+    claim = f"{FIVE_OF_SIX}, in the original's logs"
+    assert claim_row(gmvae_runs([0.5], 10), claim, gmvae_runs([0.9] * 6, 499, "original")) == (
+        "no original GMVAE log reaches epoch 500", "not reached")
+    measured, verdict = claim_row(gmvae_runs([0.5], 10), claim, gmvae_runs([0.81] * 4 + [0.80, 0.5], 500, "original"))
+    assert verdict == "not supported" and measured.startswith("last logged epoch (500-500): 4 of 6 above 0.80")
+
+
+SAME_SHARE = "Our GMVAE replicates are above 80 % as often as the original's at the same epoch"
+
+
+def test_the_share_against_the_original_without_our_gmvae_or_the_originals_epoch_is_not_reached():
+    assert claim_row(modified_runs("modified_m2", (None,), 10), SAME_SHARE, gmvae_runs([0.7], 200, "original")) == (
+        "no log of GMVAE", "not reached")
+    assert claim_row(gmvae_runs([0.9], 300), SAME_SHARE, gmvae_runs([0.7], 200, "original")) == (
+        "no original GMVAE log reaches epoch 300", "not reached")
+
+
+def test_the_share_against_one_original_run_and_0_80_on_the_not_above_side():
+    """Ours 0.80 twice (not above) against the original's one run at 0.9: the table [[0, 2], [1, 0]]. With these
+    margins (one run above in three) the run above is the original's with probability 1/3 and one of ours with 2/3,
+    so the two-sided p is 1/3."""
+    measured, verdict = claim_row(gmvae_runs([0.80, 0.80], 200), SAME_SHARE, gmvae_runs([0.9], 200, "original"))
+    assert (measured, verdict) == ("epoch 200: ours 0 of 2, the original's 1 of 1 above 0.80; Fisher p = 0.333",
+                                   "consistent")
+
+
+def test_the_distribution_table_keeps_one_run_a_side_and_drops_an_epoch_without_values():
+    """One run of ours (NaN from epoch 150 on) against one original run: rows at 50 and 100 only, n = 1 each."""
+    ours = long_log("gmvae", 0, 200, constant(0.8), constant(0.1), constant(95.0), "ours")
+    ours.loc[ours["epoch"] >= 150, "test_accuracy"] = np.nan
+    theirs = long_log("gmvae", 0, 200, constant(0.7), constant(0.1), constant(95.0), "original")
+    accuracy = fidelity.distribution_table(ours, theirs)
+    accuracy = accuracy[accuracy["metric"] == "accuracy"]
+    assert list(accuracy["epoch"]) == [50, 100]
+    assert list(accuracy["ours_n"]) == [1, 1] and list(accuracy["original_n"]) == [1, 1]
+
+
+def test_a_run_on_the_widened_edge_of_the_originals_range_is_inside():
+    theirs = pd.concat([long_log("gmvae", s, 50, constant(a), constant(0.1), constant(95.0), "original")
+                        for s, a in enumerate((0.5, 0.6))])
+    probe = long_log("gmvae", 0, 50, constant(0.55), constant(0.1), constant(95.0), "ours")
+    row = fidelity.distribution_table(probe, theirs).iloc[0]
+    assert (row["low"], row["high"]) == pytest.approx((0.4995, 0.6005))  # half a unit of 5.00e-01 and 6.00e-01
+    on_edges = pd.concat([long_log("gmvae", s, 50, constant(edge), constant(0.1), constant(95.0), "ours")
+                          for s, edge in enumerate((row["low"], row["high"]))])
+    assert fidelity.distribution_table(on_edges, theirs).iloc[0]["inside"]
