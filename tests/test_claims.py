@@ -94,3 +94,9 @@ def test_missing_models_are_named_in_each_row_they_leave_undecided():
         "no log of modified M2")
     assert dict(zip(only_m2["claim"], only_m2["measured"]))["By epoch 1000, five of six GMVAE replicates are above "
                                                             "80 % accuracy"] == "no log of GMVAE"
+
+
+def test_the_nan_row_counts_runs_in_the_plural():
+    table = claims.claims_table(pd.concat([log("modified_m2", s, 30, RISING, RISING, RISING) for s in (0, 1)]))
+    assert dict(zip(table["claim"], table["measured"]))["Modified M2 turns NaN after a few hundred epochs"] == (
+        "no NaN in 2 runs up to epoch 30")

@@ -381,3 +381,11 @@ def test_a_run_on_the_widened_edge_of_the_originals_range_is_inside():
     on_edges = pd.concat([long_log("gmvae", s, 50, constant(edge), constant(0.1), constant(95.0), "ours")
                           for s, edge in enumerate((row["low"], row["high"]))])
     assert fidelity.distribution_table(on_edges, theirs).iloc[0]["inside"]
+
+
+def test_no_model_in_common_gives_an_empty_table_with_its_columns():
+    ours = long_log("m2_iaf", 0, 10, constant(0.2), constant(2.0), constant(90.0), "ours")
+    theirs = long_log("gmvae", 0, 10, constant(0.7), constant(0.1), constant(95.0), "original")
+    for table, columns in ((fidelity.fidelity_table(ours, theirs), fidelity.COLUMNS),
+                           (fidelity.distribution_table(ours, theirs), fidelity.DISTRIBUTION_COLUMNS)):
+        assert table.empty and list(table.columns) == columns
