@@ -389,3 +389,16 @@ def test_no_model_in_common_gives_an_empty_table_with_its_columns():
     for table, columns in ((fidelity.fidelity_table(ours, theirs), fidelity.COLUMNS),
                            (fidelity.distribution_table(ours, theirs), fidelity.DISTRIBUTION_COLUMNS)):
         assert table.empty and list(table.columns) == columns
+
+
+def test_epochs_past_the_originals_logs_are_left_out_and_a_value_on_the_upper_edge_is_inside():
+    """The original logs 12 epochs; ours 20, at exactly the widened upper edge of the original's accuracy: epochs 1,
+    5, 10 are compared (not 20, which the original never logged) and each is inside."""
+    theirs = pd.concat([long_log("gmvae", s, 12, constant(a), constant(0.1), constant(95.0), "original")
+                        for s, a in enumerate((0.5, 0.6))])
+    high = fidelity.fidelity_table(long_log("gmvae", 0, 12, constant(0.55), constant(0.1), constant(95.0), "ours"),
+                                   theirs).iloc[0]["high"]
+    table = fidelity.fidelity_table(long_log("gmvae", 0, 20, constant(high), constant(0.1), constant(95.0), "ours"),
+                                    theirs)
+    accuracy = table[(table["metric"] == "accuracy") & (table["run"] == "seed 0")]
+    assert list(accuracy["epoch"]) == [1, 5, 10] and accuracy["inside"].all() and accuracy["inside_last5"].all()
