@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 
 from gmvae.reporting import claims, fidelity
 
@@ -323,6 +324,14 @@ def test_the_share_above_80_percent_against_the_originals_by_fishers_exact_test(
     assert (measured, verdict) == ("epoch 200: ours 3 of 3, the original's 0 of 4 above 0.80; Fisher p = 0.029",
                                    "different")
     assert claim_row(ours, same_share, gmvae_runs([0.7, 0.7, 0.9, 0.9], 200, "original"))[1] == "consistent"
+
+
+def test_a_share_whose_fisher_p_equals_the_threshold_is_consistent(monkeypatch):
+    """p = 1/35 from 3 of 3 against 0 of 4 (above): with the threshold set to that very p (as SciPy computes it, a
+    few ulps from 1/35), the shares are not called different, since only a p below the threshold is."""
+    table = [[3, 0], [0, 4]]
+    monkeypatch.setattr(claims, "SAME_AS_ORIGINAL_P", scipy.stats.fisher_exact(table).pvalue)
+    assert claim_row(gmvae_runs([0.9] * 3, 200), SAME_SHARE, gmvae_runs([0.7] * 4, 200, "original"))[1] == "consistent"
 
 
 def test_the_clipping_rows_measured_text_counts_runs_and_the_shortest_clipped_run():
