@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # touched after a successful install: newer than requirements.txt and pyproject.toml until they change
 STAMP := $(VENV)/.installed
-# cpu (about an hour on 2 cores); the longer ones only when named: make reproduce PROFILE=post (hours), PROFILE=blog (days)
+# cpu (about 1.3 hours on 2 cores); the longer ones only when named: make reproduce PROFILE=post (hours), PROFILE=blog (days)
 PROFILE ?= cpu
 RESULTS ?= results
 # where the runs train: local (this machine, one run per core) or ray (a Ray cluster at ADDRESS: host:port or

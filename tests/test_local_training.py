@@ -11,7 +11,7 @@ import pytest
 
 from gmvae import cli, runs
 from gmvae.config import TrainConfig
-from gmvae.reproduction import local_training, pipeline
+from gmvae.reproduction import local_training, notebook_runner, pipeline
 from gmvae.reproduction.profiles import get_profile
 from gmvae.train import train
 
@@ -100,6 +100,17 @@ def test_pending_runs_are_the_profiles_runs_not_complete_in_its_order(tmp_path):
         ("m2", 1), ("modified_m2", 1), ("gmvae", 1), ("m2_iaf", 1), ("m2_eta0", 1)]
 
 
+def test_reproduce_says_how_many_runs_are_left_and_when_the_profiles_time_does_not_hold():
+    summary = notebook_runner._training_summary
+    assert summary("cpu", None, None, 6) == (
+        f"reproduce: profile 'cpu' trains {get_profile('cpu').description} ({get_profile('cpu').expected_time}); "
+        "6 of its 6 runs to train")
+    assert summary("cpu", [1], None, 0).endswith("; all 5 runs are in: the notebooks only draw")
+    assert summary("smoke", None, 1, 2).endswith(
+        "(1 epoch a run instead of the profile's, so its time (about 3 minutes for every notebook, mostly "
+        "TensorFlow's start-up) does not hold); 2 of its 5 runs to train")
+
+
 def test_pending_runs_refuse_a_folder_of_another_configuration(tmp_path):
     write_run(tmp_path, TrainConfig(model="m2", epochs=50, learning_rate=0.01), 50)
     with pytest.raises(ValueError, match="learning_rate=0.01"):
@@ -113,7 +124,8 @@ def test_reproduce_trains_the_missing_runs_on_this_machine_and_names_each(tmp_pa
     assert cli.main(["reproduce", "--profile", "smoke", "--epochs", "1", "--jobs", "2", "--train-only",
                      "--out", str(tmp_path)]) == 0
     said = capsys.readouterr().out
-    assert "reproduce: training 4 run(s), 2 at a time" in said and "no notebooks run" in said
+    assert "; 4 of its 5 runs to train\n" in said and "no notebooks run" in said
+    assert "reproduce: training 4 run(s), 2 at a time" in said
     assert not (tmp_path / "executed").exists()
     for name in ("modified_m2", "gmvae", "m2_iaf", "m2_eta0"):
         assert f"{name} seed 0: done in" in said

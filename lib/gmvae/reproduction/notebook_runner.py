@@ -183,6 +183,18 @@ def _merged_streams(outputs: list) -> list:
     return merged
 
 
+def _training_summary(profile_name, seeds, epochs, missing: int) -> str:
+    """What the profile trains, how long that takes from empty run folders, and how many of its runs are still
+    to train."""
+    profile = get_profile(profile_name)
+    total = sum(len(profile.configs(run_name, seeds=seeds)) for run_name in profile.seeds)
+    cut = f"{epochs} epoch{'s' if epochs != 1 else ''} a run instead of the profile's"
+    duration = profile.expected_time if epochs is None else f"{cut}, so its time ({profile.expected_time}) does not hold"
+    to_do = (f"{missing} of its {total} runs to train" if missing
+             else f"all {total} runs are in: the notebooks only draw")
+    return f"reproduce: profile {profile_name!r} trains {profile.description} ({duration}); {to_do}"
+
+
 def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None, retrain=False,
               notebooks=None, kernel_name=DEFAULT_KERNEL, log_output=False, progress=False,
               jobs: int | None = None, executor: str = "local", address: str | None = None,
@@ -226,9 +238,8 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
     total = time.perf_counter()
     print(f"reproduce: profile {profile!r} into {display_path(out)}; each run's log is "
           f"{display_path(out / 'runs')}/<model>/seed<k>/log.csv (one row per epoch)", flush=True)
-    print(f"reproduce: profile {profile!r} trains {get_profile(profile).description}: "
-          f"{get_profile(profile).expected_time}", flush=True)
     todo = pending_runs(profile, out, seeds=seeds, epochs=epochs, retrain=retrain)
+    print(_training_summary(profile, seeds, epochs, len(todo)), flush=True)
     jobs = min(jobs or default_jobs(), max(len(todo), 1))
     with ReproductionProgress(profile, out, seeds, epochs, jobs=jobs) as line:
         if todo and executor == "ray":
