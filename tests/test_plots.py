@@ -435,6 +435,23 @@ def test_no_original_counterpart_and_ragged_original_logs_still_draw(results):
     assert "min-max of 1-2 runs" in texts
 
 
+def test_the_originals_nan_epochs_are_marked_up_to_the_horizon(results):
+    """Its seed 1 turns NaN at epoch 8 and seed 0 at 150: to our horizon (12) only the first is marked, to 200
+    both, each once per panel and named once in the legend."""
+    df = plots.load_runs(results, ["modified_m2"])
+    theirs = original_logs("modified_m2")
+    theirs["nan_epoch"] = theirs["seed"].map({0: 150.0, 1: 8.0})
+
+    def marked(fig):
+        return [[l.get_xdata()[0] for l in ax.lines if l.get_gid() == "original_nan_marker"] for ax in fig.axes]
+
+    assert marked(plots.plot_curves(df, original=theirs)) == [[8.0]] * 3
+    fig = plots.plot_curves(df, original=theirs, max_epoch=200)
+    assert marked(fig) == [[8.0, 150.0]] * 3
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts.count("original (RuiShu/vae-clustering): a run turned NaN (epoch marked)") == 1
+
+
 def test_training_record_prints_the_log_as_training_does(results):
     text = pipeline.training_record([runs.run_dir(results, "modified_m2", 0), results / "runs" / "none" / "seed0"])
     lines = text.splitlines()

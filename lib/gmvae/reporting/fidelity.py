@@ -21,7 +21,7 @@ import scipy.stats
 from gmvae.reporting.original import half_unit
 from gmvae.reporting.plots import label, model_order
 
-FIDELITY_EPOCHS = (1, 5, 10, 20, 50)  # besides each model's last epoch
+FIDELITY_EPOCHS = (1, 5, 10, 20, 50)  # besides the last compared epoch (last_compared_epoch)
 METRICS = {"test_accuracy": "accuracy", "test_entropy": "H(y|x)", "test_loss": "loss"}
 WINDOW = 5  # epochs in the running mean beside each value
 
@@ -49,11 +49,22 @@ def _edges(values: pd.Series) -> tuple[float, float, float, float]:
     return lo, hi, lo - half_unit(lo), hi + half_unit(hi)
 
 
+def last_compared_epoch(our_wide: pd.DataFrame, their_wide: pd.DataFrame) -> int | None:
+    """Our last epoch or, where it comes first, the last epoch at which most of the original's replicates logged a
+    finite value (its modified-M2 runs turn NaN one after another: past the second, its range is one run's); None
+    if no epoch has most of them."""
+    logged = their_wide.notna().sum(axis=1)
+    most = logged.index[logged > their_wide.shape[1] / 2]
+    if len(most) == 0:
+        return None
+    return int(min(our_wide.dropna(how="all").index.max(), most.max()))
+
+
 def fidelity_table(ours: pd.DataFrame, original: pd.DataFrame, epochs=FIDELITY_EPOCHS) -> pd.DataFrame:
-    """Per source of ours, model that both have, metric, epoch (``epochs`` ours reached and our last) and
-    run of ours (each seed, and the mean when there are several): our value and five-epoch mean, the
-    original's replicates that reached the epoch (count, min, mean, max, widened edges) and whether ours
-    is inside.
+    """Per source of ours, model that both have, metric, epoch (``epochs`` ours reached and
+    :func:`last_compared_epoch`) and run of ours (each seed, and the mean when there are several): our value and
+    five-epoch mean, the original's replicates that reached the epoch (count, min, mean, max, widened edges) and
+    whether ours is inside.
 
     ``ours``: gmvae.reporting.plots.load_runs output, possibly of several sources (its ``source`` column, e.g. runs
     kept from an earlier protocol); ``original``: gmvae.reporting.original.load_original_logs output.
@@ -81,8 +92,9 @@ def _compare(mine: pd.DataFrame, theirs: pd.DataFrame, epochs, keys: dict) -> li
     for column in METRICS:
         our_wide, their_wide = _wide(mine, column), _wide(theirs, column)
         our_mean5, their_mean5 = _running_mean(our_wide), _running_mean(their_wide)
-        last = int(our_wide.dropna(how="all").index.max())
-        for epoch in sorted({e for e in epochs if e <= last} | {last}):
+        last = last_compared_epoch(our_wide, their_wide)
+        our_last = int(our_wide.dropna(how="all").index.max())
+        for epoch in sorted({e for e in epochs if e <= our_last} | ({last} if last is not None else set())):
             if epoch not in their_wide.index or their_wide.loc[epoch].isna().all():
                 continue
             their_values = their_wide.loc[epoch].dropna()

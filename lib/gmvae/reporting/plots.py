@@ -295,12 +295,18 @@ def _draw_original(axes, original: pd.DataFrame, col, name: str, panels=PANELS):
                         label=f"{name}: min-max of {n} runs")
         ax.plot(s.index, s["mean"], color=col, lw=1.6, ls="--", alpha=0.9, zorder=0.5, gid="original_mean",
                 label=f"{name}: mean of {n} runs")
+        # its runs that turned NaN (modified M2): a dotted line and an x at the top, in the original's colour
+        for i, nan_epoch in enumerate(sorted(original.groupby("seed")["nan_epoch"].first().dropna())):
+            ax.axvline(nan_epoch, color=col, ls=":", lw=1.2, zorder=0.5, gid="original_nan_epoch")
+            ax.plot([nan_epoch], [1.0], marker="X", ms=8, color=col, transform=ax.get_xaxis_transform(), clip_on=False,
+                    ls="none", zorder=0.5, gid="original_nan_marker",
+                    label=f"{name}: a run turned NaN (epoch marked)" if i == 0 else None)
 
 
 def _original_of(original: pd.DataFrame | None, run_name: str, max_epoch: int) -> pd.DataFrame:
     if original is None or original.empty:
         return pd.DataFrame()
-    return original[(original["run_name"] == run_name) & (original["epoch"] <= max_epoch)]
+    return _cut(original[original["run_name"] == run_name], max_epoch)
 
 
 def _horizon(df: pd.DataFrame, max_epoch: int | None) -> int:
