@@ -117,10 +117,10 @@ def make_train_epoch(train_step):
     """All steps of an epoch in one call: `train_epoch(indices [S, B], seeds [S, 2, 2]) -> (objectives, gradient
     norms)`, each [S], stopping after the first non-finite objective (which is the last one returned).
 
-    One compiled loop instead of a Python call per step: 1.7 ms sooner per GMVAE step of 26.6 ms (float32, 2
-    AVX-512 cores, README.md). In float32 it gives the same weights bit for bit (tests/test_train.py); in
+    One compiled loop instead of a Python call per step, which saves the per-step dispatch (docs/performance.md).
+    In float32 it gives the same weights bit for bit (tests/test_train.py); in
     mixed_bfloat16 it does not: the loop's graph rounds some bfloat16 products differently from the first epoch
-    on (results/mixed_bfloat16/README.md).
+    on (docs/precision.md).
     """
     @tf.function
     def train_epoch(indices, seeds):
