@@ -64,6 +64,17 @@ def test_every_row_of_the_claims_table_worked_by_hand():
     assert rules["Modified M2 clusters far better than M2"] == "final accuracy of modified M2 minus M2's > 0.2"
     assert rules["Modified M2 turns NaN after a few hundred epochs"] == (
         "a modified-M2 run turns NaN at epoch >= 100; testable only with >= 300 epochs without NaN")
+    assert rules["GMVAE clusters best"] == "final mean test accuracy of GMVAE above both other models'"
+    assert rules["M2 reaches the lowest variational loss"] == "final mean test loss of M2 below both other models'"
+    assert rules["Modified M2 has the highest variational loss"] == (
+        "final mean test loss of modified M2 above both other models'")
+
+
+def test_the_originals_nan_row_without_its_modified_m2_logs_says_so():
+    original = log("gmvae", 0, 5, RISING, RISING, RISING).assign(source="original")
+    table = claims.claims_table(log("modified_m2", 0, 5, RISING, RISING, RISING), original)
+    row = table[table["claim"] == "Modified M2 turns NaN after a few hundred epochs, in the original's logs"]
+    assert row[["measured", "verdict"]].values.tolist() == [["no original log of modified M2", "not reached"]]
 
 
 def test_each_threshold_itself_does_not_support_its_claim():

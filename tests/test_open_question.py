@@ -59,6 +59,12 @@ def test_a_log_without_the_information_column_falls_back_on_its_bound():
     assert verdict(confident, run("m2_iaf", 0.0, 0.1))[M2][1] == "undecided"
 
 
+def test_a_bound_equal_to_the_unused_threshold_is_undecided(monkeypatch):
+    """Only a bound below the threshold rules y unused: with the threshold set to the bound itself, undecided."""
+    monkeypatch.setattr(claims, "Y_UNUSED_INFORMATION_MAX", math.log(10) - 2.2)
+    assert verdict(run("m2", np.nan, 0.1135, entropy=2.2), run("m2_iaf", 0.0, 0.1))[M2][1] == "undecided"
+
+
 def test_rows_only_for_models_with_logs_and_only_beside_a_variant_in_the_claims_table():
     assert list(verdict(run("m2_iaf", 0.0, 0.1))) == [M2_IAF]
     none = claims.open_question_table(run("gmvae", 0.0, 0.1))

@@ -151,7 +151,7 @@ def claims_table(df: pd.DataFrame, original: pd.DataFrame | None = None) -> pd.D
     rule = (f"a modified-M2 run turns NaN at epoch >= {NAN_EARLIEST}; testable only with >= {NAN_TESTABLE_EPOCHS} "
             f"epochs without NaN")
     claim = "Modified M2 turns NaN after a few hundred epochs"
-    g = df[df["run_name"] == "modified_m2"] if len(df) else df
+    g = _runs_of(df, "modified_m2")
     add("2 modified M2", claim, rule, *(_nan_verdict(g) if len(g) else (no_log("modified M2"), missing)))
     if original is not None:
         g = original[original["run_name"] == "modified_m2"]
@@ -221,7 +221,7 @@ SAME_SHARE_RULE = (f"Fisher's exact test on (above {HIGH_ACCURACY:.2f}, not abov
 
 
 def _runs_of(df: pd.DataFrame, run_name: str) -> pd.DataFrame:
-    return df[df["run_name"] == run_name] if len(df) else df
+    return df[df["run_name"] == run_name]
 
 
 def _clipping_verdict(unclipped: pd.DataFrame, clipped: pd.DataFrame) -> tuple[str, str]:
@@ -303,7 +303,7 @@ def _original_high_accuracy(g: pd.DataFrame) -> tuple[str, str]:
 
 def _same_share_verdict(ours: pd.DataFrame, theirs: pd.DataFrame) -> tuple[str, str]:
     """(measured, verdict) of SAME_SHARE_RULE."""
-    epoch = common_epoch(ours) if len(ours) else None
+    epoch = common_epoch(ours)
     if epoch is None:
         return "no log of GMVAE", "not reached"
     mine, original = accuracies_at(ours, epoch), accuracies_at(theirs, epoch)

@@ -78,9 +78,8 @@ def fidelity_table(ours: pd.DataFrame, original: pd.DataFrame, epochs=FIDELITY_E
 def _pairs(ours: pd.DataFrame, original: pd.DataFrame):
     """({"source", "run_name"}, our logs, the original's logs) per source of ours and model that both have, in the
     post's order of the models."""
-    sources = list(dict.fromkeys(ours["source"])) if "source" in ours and len(ours) else ["ours"] * bool(len(ours))
-    for source in sources:
-        mine_all = ours[ours["source"] == source] if "source" in ours else ours
+    for source in dict.fromkeys(ours["source"]):
+        mine_all = ours[ours["source"] == source]
         for run_name in sorted(set(mine_all["run_name"]), key=model_order):
             theirs = original[original["run_name"] == run_name]
             if len(theirs):
