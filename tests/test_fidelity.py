@@ -343,6 +343,17 @@ def test_the_clipping_rows_measured_text_counts_runs_and_the_shortest_clipped_ru
                                        "(1 of 2 runs)", "not supported")
 
 
+def test_the_clipping_row_with_clipped_runs_only_counts_no_unclipped_run():
+    assert claim_row(modified_runs("modified_m2_clip", (None,), 300), CLIPPING) == (
+        "unclipped: no NaN in 0 runs; clipped: no NaN in 1 run, shortest run 300 epochs", "not reached")
+
+
+def test_claims_and_open_question_rows_are_numbered_from_0():
+    df = pd.concat([gmvae_runs([0.9], 20), modified_runs("m2_iaf", (None,), 20).assign(test_mutual_information=1.5)])
+    table = claims.claims_table(df)
+    assert list(table.index) == list(range(len(table))) and table["claim"].str.contains("does x inform y").any()
+
+
 def test_five_of_six_in_the_originals_logs_needs_a_log_to_epoch_500_and_counts_0_80_as_not_above():
     claim = f"{FIVE_OF_SIX}, in the original's logs"
     assert claim_row(gmvae_runs([0.5], 10), claim, gmvae_runs([0.9] * 6, 499, "original")) == (

@@ -228,9 +228,8 @@ def _clipping_verdict(unclipped: pd.DataFrame, clipped: pd.DataFrame) -> tuple[s
     """(measured, verdict) of CLIPPING_RULE."""
     if clipped.empty:
         return "no log of modified M2 with clipped gradients", "not reached"
-    unclipped_nan = _nan_epochs(unclipped) if len(unclipped) else []
-    clipped_nan = _nan_epochs(clipped)
-    n_unclipped, n_clipped = (unclipped["seed"].nunique() if len(unclipped) else 0), clipped["seed"].nunique()
+    unclipped_nan, clipped_nan = _nan_epochs(unclipped), _nan_epochs(clipped)
+    n_unclipped, n_clipped = unclipped["seed"].nunique(), clipped["seed"].nunique()
     shortest = int(clipped.groupby("seed")["epoch"].max().min())
     measured = (f"unclipped: {_nan_text(unclipped_nan, n_unclipped)}; clipped: "
                 f"{_nan_text(clipped_nan, n_clipped)}" + ("" if clipped_nan else f", shortest run {shortest} epochs"))
