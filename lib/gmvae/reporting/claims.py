@@ -43,7 +43,7 @@ CLAIM_COLUMNS = ["section", "claim", "rule", "measured", "verdict"]
 
 def _final_mean(df, run_name, column):
     """(mean over replicates of the last finite value, list of final epochs, replicate count)."""
-    f = final_values(df[df["run_name"] == run_name], column) if len(df) else pd.DataFrame()
+    f = final_values(df[df["run_name"] == run_name], column)
     if f.empty:
         return None, [], 0
     return float(f[column].mean()), sorted(set(f["epoch"])), len(f)
@@ -270,7 +270,7 @@ def _count_above(values: np.ndarray) -> str:
 
 def _high_accuracy_verdict(g: pd.DataFrame) -> tuple[str, str]:
     """(measured, verdict) of HIGH_ACCURACY_RULE on our logs."""
-    epoch = common_epoch(g) if len(g) else None
+    epoch = common_epoch(g)
     if epoch is None:
         return "no log of GMVAE", "not reached"
     values = accuracies_at(g, epoch)
