@@ -74,6 +74,27 @@ def test_a_profile_gives_each_model_variant_its_own_epochs(flags, epochs):
     assert config.epochs == epochs
 
 
+def test_a_profiles_run_gives_its_model_settings_and_epochs_under_the_flags(capsys):
+    parser = cli.build_parser()
+    config = cli._train_config(parser, parser.parse_args(["train", "--profile", "post", "--run", "modified_m2_clip",
+                                                          "--seed", "2", "--out", "x"]))
+    assert (config.model, config.clip_norm, config.epochs, config.seed, config.run_name) == (
+        "modified_m2", 480.0, 300, 2, "modified_m2_clip")
+    config = cli._train_config(parser, parser.parse_args(["train", "--profile", "cpu", "--run", "m2_eta0",
+                                                          "--epochs", "3", "--out", "x"]))
+    assert (config.model, config.kl_y_weight, config.epochs, config.run_name) == ("m2", 0.0, 3, "m2_eta0")
+    config = cli._train_config(parser, parser.parse_args(["train", "--profile", "post", "--run", "modified_m2_clip",
+                                                          "--clip-norm", "100", "--out", "x"]))
+    assert config.clip_norm == 100.0
+    for flags, said in ((["--profile", "cpu", "--run", "modified_m2_clip"],
+                         "--run modified_m2_clip needs a --profile that trains it: profile 'cpu' trains m2, "
+                         "modified_m2, gmvae, m2_iaf, m2_eta0"),
+                        (["--run", "m2_eta0"], "--run m2_eta0 needs a --profile that trains it\n")):
+        with pytest.raises(SystemExit):
+            cli._train_config(parser, parser.parse_args(["train", *flags, "--out", "x"]))
+        assert said in capsys.readouterr().err
+
+
 # A value for every configuration field, none of them its default: (flag, its text, the field's value).
 FLAG_VALUES = {
     "model": ("--model", "m2_iaf", "m2_iaf"), "epochs": ("--epochs", "7", 7), "seed": ("--seed", "4", 4),

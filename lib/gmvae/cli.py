@@ -2,6 +2,7 @@
 
     python -m gmvae train --model gmvae --epochs 10 --seed 0 --out results/runs/gmvae/seed0
     python -m gmvae train --model m2 --profile smoke --out /tmp/m2      # the smoke schedule
+    python -m gmvae train --profile post --run modified_m2_clip --seed 1 --out results/runs/modified_m2_clip/seed1
     python -m gmvae reproduce --profile cpu [--out results]
     python -m gmvae reproduce --profile post --executor ray --address auto   # the runs as tasks on a Ray cluster
     python -m gmvae figures [--results results]
@@ -78,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train one model (resumes or extends the run in --out)")
     _add_config_arguments(train)
     train.add_argument("--profile", choices=list(PROFILES), help="take the schedule of a profile (e.g. smoke)")
+    train.add_argument("--run", help="one of the profile's runs, e.g. m2_eta0 or modified_m2_clip: its model and "
+                                     "settings, as reproduce trains it (needs --profile)")
     train.add_argument("--out", type=Path, required=True, help="the run's folder: log.csv, run.json, checkpoints/")
     train.add_argument("--data", type=Path, help="mnist.npz (default: $GMVAE_MNIST, the cache, or a download)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -116,12 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train_config(parser, args) -> TrainConfig:
-    """The flags over the profile's schedule (its epochs for the run's model variant, e.g. 300 for the post
-    profile's modified M2) over TrainConfig's defaults."""
+    """The flags over the settings of the profile's --run, over the profile's schedule (its epochs for the run's
+    model variant, e.g. 300 for the post profile's modified M2), over TrainConfig's defaults."""
     profile = PROFILES[args.profile] if args.profile else None
+    variant = {}
+    if args.run is not None:
+        if profile is None or args.run not in profile.seeds:
+            trains = f": profile {profile.name!r} trains {', '.join(profile.seeds)}" if profile else ""
+            parser.error(f"--run {args.run} needs a --profile that trains it{trains}")
+        variant = profile.variants.get(args.run, {"model": args.run})
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
     try:
-        config = (profile.base if profile else TrainConfig()).replace(**overrides)
+        config = (profile.base if profile else TrainConfig()).replace(**{**variant, **overrides})
     except ValueError as error:
         parser.error(str(error))
     if profile and args.epochs is None:
