@@ -447,3 +447,22 @@ def test_the_last_compared_epoch_is_the_last_that_most_of_the_originals_runs_log
     table = fidelity.fidelity_table(long_log("modified_m2", 0, 30, rising, constant(0.1), constant(95.0), "ours"),
                                     halves)
     assert sorted(set(table["epoch"])) == [1, 5, 10]
+
+
+def test_the_last_compared_epoch_on_ragged_original_logs():
+    """One original run logged at epoch 3 alone: compared at 3 (one of one is most). Two original runs at epochs
+    1-3 and 4-6: no epoch has most of them, so only the fixed epochs they logged, 1 and 5. Runs of the original to
+    10, 11 and 20 against ours to 20: the fixed epoch 20, which one original run logged, besides the last compared,
+    11."""
+    rising = lambda e: 0.01 * e  # noqa: E731
+
+    def compared(ours_epochs, theirs):
+        ours = long_log("gmvae", 0, ours_epochs, rising, constant(0.1), constant(95.0), "ours")
+        return sorted(set(fidelity.fidelity_table(ours, theirs)["epoch"]))
+
+    def original(seed, epochs):
+        return long_log("gmvae", seed, epochs, constant(0.5), constant(0.1), constant(95.0), "original")
+
+    assert compared(10, original(0, 3).query("epoch == 3")) == [3]
+    assert compared(10, pd.concat([original(0, 3), original(1, 6).query("epoch >= 4")])) == [1, 5]
+    assert compared(20, pd.concat([original(0, 10), original(1, 11), original(2, 20)])) == [1, 5, 10, 11, 20]
