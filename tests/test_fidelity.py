@@ -20,6 +20,11 @@ def constant(value):
     return lambda e: np.full(len(e), float(value))
 
 
+def hundredths(e):
+    """0.01 an epoch: a value read at another epoch is another number."""
+    return 0.01 * e
+
+
 @pytest.fixture
 def case():
     """The original: GMVAE runs with accuracy 0.500 and 0.600, loss 1.00e+02 and 1.03e+02, and a third
@@ -261,6 +266,7 @@ def claim_row(df, claim, original=None):
 
 
 CLIPPING = "Clipping the gradients would prevent the NaN"
+SAME_SHARE = "Our GMVAE replicates are above 80 % as often as the original's at the same epoch"
 
 
 @pytest.mark.parametrize("unclipped, clipped, epochs, verdict", [
@@ -318,12 +324,11 @@ def test_five_of_six_in_the_originals_own_logs():
 def test_the_share_above_80_percent_against_the_originals_by_fishers_exact_test():
     """3 of 3 above against 0 of 4: the observed table is the least likely of the four with these margins
     (probability 1/35 = 0.0286), so p = 0.029 and the shares differ; against 2 of 4, p = 0.43."""
-    same_share = "Our GMVAE replicates are above 80 % as often as the original's at the same epoch"
     ours = gmvae_runs([0.9] * 3, 200)
-    measured, verdict = claim_row(ours, same_share, gmvae_runs([0.7] * 4, 200, "original"))
+    measured, verdict = claim_row(ours, SAME_SHARE, gmvae_runs([0.7] * 4, 200, "original"))
     assert (measured, verdict) == ("epoch 200: ours 3 of 3, the original's 0 of 4 above 0.80; Fisher p = 0.029",
                                    "different")
-    assert claim_row(ours, same_share, gmvae_runs([0.7, 0.7, 0.9, 0.9], 200, "original"))[1] == "consistent"
+    assert claim_row(ours, SAME_SHARE, gmvae_runs([0.7, 0.7, 0.9, 0.9], 200, "original"))[1] == "consistent"
 
 
 def test_a_share_whose_fisher_p_equals_the_threshold_is_consistent(monkeypatch):
@@ -360,9 +365,6 @@ def test_five_of_six_in_the_originals_logs_needs_a_log_to_epoch_500_and_counts_0
         "no original GMVAE log reaches epoch 500", "not reached")
     measured, verdict = claim_row(gmvae_runs([0.5], 10), claim, gmvae_runs([0.81] * 4 + [0.80, 0.5], 500, "original"))
     assert verdict == "not supported" and measured.startswith("last logged epoch (500-500): 4 of 6 above 0.80")
-
-
-SAME_SHARE = "Our GMVAE replicates are above 80 % as often as the original's at the same epoch"
 
 
 def test_the_share_against_the_original_without_our_gmvae_or_the_originals_epoch_is_not_reached():
@@ -429,22 +431,21 @@ def test_the_last_compared_epoch_is_the_last_that_most_of_the_originals_runs_log
     two of three log epoch 11, one epoch 12. Ours, rising by 0.01 an epoch, runs to 30: compared at 1, 5, 10 and 11,
     where our accuracy is 0.11 against the original's 0.6 and 0.7 at 11. Ours to 8 is compared at its own last.
     Against two runs that stop at 10 and 15, one of two is not most: the last compared epoch is 10."""
-    rising = lambda e: 0.01 * e  # noqa: E731
     theirs = pd.concat([long_log("modified_m2", s, epochs, constant(a), constant(0.1), constant(95.0), "original")
                         for s, (epochs, a) in enumerate(((10, 0.5), (11, 0.6), (15, 0.7)))])
-    table = fidelity.fidelity_table(long_log("modified_m2", 0, 30, rising, constant(0.1), constant(95.0), "ours"),
+    table = fidelity.fidelity_table(long_log("modified_m2", 0, 30, hundredths, constant(0.1), constant(95.0), "ours"),
                                     theirs)
     accuracy = table[table["metric"] == "accuracy"].set_index("epoch")
     assert list(accuracy.index) == [1, 5, 10, 11]
     assert accuracy.loc[11, ["ours", "original_runs", "original_min", "original_max"]].tolist() == pytest.approx(
         [0.11, 2, 0.6, 0.7])
-    short = fidelity.fidelity_table(long_log("modified_m2", 0, 8, rising, constant(0.1), constant(95.0), "ours"), theirs)
+    short = fidelity.fidelity_table(long_log("modified_m2", 0, 8, hundredths, constant(0.1), constant(95.0), "ours"), theirs)
     assert sorted(set(short["epoch"])) == [1, 5, 8]
     verdict = claims._inside_verdict(table, "modified_m2")
     assert verdict == ("epoch 11: accuracy seed 0 0.1100 outside 0.5995-0.7005", "not supported")
     halves = pd.concat([long_log("modified_m2", s, epochs, constant(0.5), constant(0.1), constant(95.0), "original")
                         for s, epochs in enumerate((10, 15))])
-    table = fidelity.fidelity_table(long_log("modified_m2", 0, 30, rising, constant(0.1), constant(95.0), "ours"),
+    table = fidelity.fidelity_table(long_log("modified_m2", 0, 30, hundredths, constant(0.1), constant(95.0), "ours"),
                                     halves)
     assert sorted(set(table["epoch"])) == [1, 5, 10]
 
@@ -454,10 +455,8 @@ def test_the_last_compared_epoch_on_ragged_original_logs():
     1-3 and 4-6: no epoch has most of them, so only the fixed epochs they logged, 1 and 5. Runs of the original to
     10, 11 and 20 against ours to 20: the fixed epoch 20, which one original run logged, besides the last compared,
     11."""
-    rising = lambda e: 0.01 * e  # noqa: E731
-
     def compared(ours_epochs, theirs):
-        ours = long_log("gmvae", 0, ours_epochs, rising, constant(0.1), constant(95.0), "ours")
+        ours = long_log("gmvae", 0, ours_epochs, hundredths, constant(0.1), constant(95.0), "ours")
         return sorted(set(fidelity.fidelity_table(ours, theirs)["epoch"]))
 
     def original(seed, epochs):

@@ -49,15 +49,15 @@ def _edges(values: pd.Series) -> tuple[float, float, float, float]:
     return lo, hi, lo - half_unit(lo), hi + half_unit(hi)
 
 
-def last_compared_epoch(our_wide: pd.DataFrame, their_wide: pd.DataFrame) -> int | None:
-    """Our last epoch or, where it comes first, the last epoch at which most of the original's replicates logged a
+def last_compared_epoch(our_last: int, their_wide: pd.DataFrame) -> int | None:
+    """``our_last`` or, where it comes first, the last epoch at which most of the original's replicates logged a
     finite value (its modified-M2 runs turn NaN one after another: past the second, its range is one run's); None
     if no epoch has most of them."""
     logged = their_wide.notna().sum(axis=1)
     most = logged.index[logged > their_wide.shape[1] / 2]
     if len(most) == 0:
         return None
-    return int(min(our_wide.dropna(how="all").index.max(), most.max()))
+    return int(min(our_last, most.max()))
 
 
 def fidelity_table(ours: pd.DataFrame, original: pd.DataFrame, epochs=FIDELITY_EPOCHS) -> pd.DataFrame:
@@ -91,8 +91,8 @@ def _compare(mine: pd.DataFrame, theirs: pd.DataFrame, epochs, keys: dict) -> li
     for column in METRICS:
         our_wide, their_wide = _wide(mine, column), _wide(theirs, column)
         our_mean5, their_mean5 = _running_mean(our_wide), _running_mean(their_wide)
-        last = last_compared_epoch(our_wide, their_wide)
         our_last = int(our_wide.dropna(how="all").index.max())
+        last = last_compared_epoch(our_last, their_wide)
         for epoch in sorted({e for e in epochs if e <= our_last} | ({last} if last is not None else set())):
             if epoch not in their_wide.index or their_wide.loc[epoch].isna().all():
                 continue
