@@ -126,7 +126,7 @@ def test_reproduce_trains_the_missing_runs_on_this_machine_and_names_each(tmp_pa
     said = capsys.readouterr().out
     assert "; 4 of its 5 runs to train\n" in said and "no notebooks run" in said
     assert "reproduce: training 4 run(s), 2 at a time" in said
-    assert not (tmp_path / "executed").exists()
+    assert not (tmp_path / "smoke" / "executed").exists()
     for name in ("modified_m2", "gmvae", "m2_iaf", "m2_eta0"):
         assert f"{name} seed 0: done in" in said
         assert pipeline.run_state(runs.run_dir(tmp_path, name, 0), get_profile("smoke").configs(name, epochs=1)[0]) == "complete"

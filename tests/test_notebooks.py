@@ -89,8 +89,8 @@ def test_notebook_smoke(name, smoke_results):
         pytest.fail(str(error))
     smoke_results["executed"][name] = executed
 
-    # the executed copy went to the temporary folder, and the source is untouched
-    assert executed == out / "executed" / name and executed.is_file()
+    # the executed copy went to the temporary folder's profile folder, and the source is untouched
+    assert executed == out / "smoke" / "executed" / name and executed.is_file()
     assert out in executed.parents and NOTEBOOK_DIR not in executed.parents
     assert _sources_mtimes() == before, "the source notebooks changed while running"
 
@@ -110,11 +110,11 @@ def test_notebook_smoke(name, smoke_results):
             "05_open_questions.ipynb": ["open_questions.png", "open_questions_post_horizon.png"],
         }[name]
         for figure in expected:
-            path = out / "figures" / figure
+            path = out / "smoke" / "figures" / figure
             assert path.is_file() and path.stat().st_size > 0, f"{name} did not write {path}"
     if name == "04_overlay_comparison.ipynb":
         for table in ("claims.csv", "claims.md", "run_table.csv", "run_table.md", "fidelity.csv", "fidelity.md"):
-            assert (out / table).is_file(), f"{name} did not write {table}"
+            assert (out / "smoke" / table).is_file(), f"{name} did not write {table}"
         for run_name, notebook in (("m2", "01_m2_failure"), ("modified_m2", "02_modified_m2"), ("gmvae", "03_real_gmvae")):
             assert (out / "runs" / run_name / "seed0" / "log.csv").is_file()
             command = runs.read_record(out / "runs" / run_name / "seed0")["provenance"]["command"]
@@ -127,7 +127,9 @@ def test_smoke_runs_left_figures_and_redraw_works(smoke_results):
     out = smoke_results["out"]
     if len(smoke_results["executed"]) != len(SMOKE_NOTEBOOKS):
         pytest.skip("the notebook smoke runs did not all complete")
-    assert len(list((out / "figures").glob("*.png"))) >= len(FIGURE_NOTEBOOKS)
+    assert len(list((out / "smoke" / "figures").glob("*.png"))) >= len(FIGURE_NOTEBOOKS)
+    assert not (out / "figures").exists() and not (out / "claims.md").exists(), \
+        "a profile's notebooks wrote over what `make figures` draws from every log"
     report = figures.redraw_figures(out, verbose=False)
     curves = {"m2_curves", "modified_m2_curves", "gmvae_curves", "overlay", "open_questions"}
     assert {p.name for p in report["written"]} == ({f"{c}.png" for c in curves} | {f"{c}_post_horizon.png" for c in curves}
@@ -146,12 +148,13 @@ def test_a_rerun_on_unchanged_logs_leaves_notebooks_and_figures_byte_identical(s
     names = [n for n in ("01_m2_failure.ipynb", "03_real_gmvae.ipynb") if n in smoke_results["executed"]]
     if len(names) < 2:
         pytest.skip("the notebook smoke runs did not complete")
-    before = {p: p.read_bytes() for p in [*(out / "figures").glob("*.png"), *(out / "executed" / n for n in names)]}
+    drawn = out / "smoke"
+    before = {p: p.read_bytes() for p in [*(drawn / "figures").glob("*.png"), *(drawn / "executed" / n for n in names)]}
     for name in names:
         run_notebook(name, out, smoke_parameters(out))
     changed = [p.name for p, content in before.items() if p.read_bytes() != content]
     assert not changed, f"re-running on unchanged logs changed {changed}"
-    text = "".join(o.get("text", "") for c in nbformat.read(out / "executed" / names[0], as_version=4).cells
+    text = "".join(o.get("text", "") for c in nbformat.read(drawn / "executed" / names[0], as_version=4).cells
                    if c.cell_type == "code" for o in c.get("outputs", []))
     assert "m2 seed 0 epoch 2/2: test loss" in text, "the training record from log.csv is missing"
     assert "cuInit" not in text and "oneDNN" not in text
@@ -178,7 +181,7 @@ def test_failing_notebook_gives_one_line_error(smoke_results, tmp_path):
     message = str(info.value)
     assert "\n" not in message
     assert "00_index.ipynb" in message and "cell" in message and "allowed profiles" in message
-    assert str(tmp_path / "executed" / "00_index.ipynb") in message
+    assert str(tmp_path / "nonsense" / "executed" / "00_index.ipynb") in message
 
 
 @needs_mnist
@@ -194,15 +197,15 @@ def test_gmvae_notebook_without_checkpoint(smoke_results, tmp_path, with_figure_
     shutil.copytree(smoke_results["out"] / "runs" / "gmvae", tmp_path / "runs" / "gmvae",
                     ignore=shutil.ignore_patterns("checkpoints"))
     if with_figure_data:
-        (tmp_path / figures.MODEL_FIGURE_DATA).parent.mkdir(parents=True)
-        shutil.copy(smoke_results["out"] / figures.MODEL_FIGURE_DATA, tmp_path / figures.MODEL_FIGURE_DATA)
+        (tmp_path / "smoke" / figures.MODEL_FIGURE_DATA).parent.mkdir(parents=True)
+        shutil.copy(smoke_results["out"] / "smoke" / figures.MODEL_FIGURE_DATA, tmp_path / "smoke" / figures.MODEL_FIGURE_DATA)
     executed = run_notebook("03_real_gmvae.ipynb", tmp_path, dict(profile="smoke", results_dir=str(tmp_path)))
     text = "".join(o.get("text", "") for c in nbformat.read(executed, as_version=4).cells
                    if c.cell_type == "code" for o in c.get("outputs", []))
     assert ("SKIPPED gmvae_samples.png and gmvae_confusion.png" in text) is not with_figure_data
-    assert (tmp_path / "figures" / "gmvae_curves.png").is_file()
+    assert (tmp_path / "smoke" / "figures" / "gmvae_curves.png").is_file()
     for name in figures.MODEL_FIGURES:
-        assert (tmp_path / "figures" / name).exists() is with_figure_data
+        assert (tmp_path / "smoke" / "figures" / name).exists() is with_figure_data
     assert not (tmp_path / "runs" / "gmvae" / "seed0" / "checkpoints").exists(), "it must not have retrained"
 
 
@@ -219,8 +222,8 @@ def test_committed_executed_notebooks_hold_no_machine_paths_or_tensorflow_chatte
         assert '"start_time"' not in text and '"duration"' not in text, path.name
 
 
-def test_the_readme_shows_the_claims_table_the_notebooks_wrote():
-    """README.md copies results/claims.md's table: a rerun that changes a verdict must update it too."""
+def test_the_readme_shows_the_claims_table_of_every_committed_log():
+    """README.md copies results/claims.md's table (`make figures`): a new run that changes a verdict must update it too."""
     root = NOTEBOOK_DIR.parent
     table = (root / "results" / "claims.md").read_text().split("\n\n", 1)[1].strip()
     assert table in (root / "README.md").read_text()

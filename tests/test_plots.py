@@ -321,7 +321,32 @@ def test_model_figures_are_redrawn_from_saved_data(results):
     other = df.copy()
     other.loc[(other["seed"] == 1) & (other["epoch"] == 20), "test_loss"] += 0.01
     assert figures.model_figure_data(results, other) is None
+    # redraw finds it in a profile's folder, where notebook 03 writes it, and skips data of another run
+    (results / "post" / "figures").mkdir(parents=True)
+    path.parent.rename(results / "post" / figures.MODEL_FIGURE_DATA.parent)
+    assert {"gmvae_samples.png", "gmvae_confusion.png"} <= {p.name for p in figures.redraw_figures(results, verbose=False)["written"]}
+    log = runs.read_log(runs.run_dir(results, "gmvae", 1))
+    log.loc[log["epoch"] == 20, "test_loss"] += 0.01
+    runs.write_log(runs.run_dir(results, "gmvae", 1), log)
+    assert {"gmvae_samples.png", "gmvae_confusion.png"} <= figures.redraw_figures(results, verbose=False)["skipped"].keys()
 
+
+
+def test_model_figure_data_is_computed_only_from_a_checkpoint_of_the_epoch_drawn(results, tmp_path, monkeypatch):
+    """A profile cut shorter than the run (cpu's 50 epochs of a 200-epoch run) must not save the checkpoint's later
+    epoch as its figure data; at the run's last epoch the data is computed and kept in out_dir."""
+    checkpoint = runs.run_dir(results, "gmvae", 1) / "checkpoints" / "ckpt-20.index"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"x")
+    computed = []
+    monkeypatch.setattr(figures, "save_model_figure_data",
+                        lambda run_dir, out_dir, data_path=None: computed.append((run_dir.name, out_dir)))
+    df = plots.load_runs(results, ["gmvae"])
+    out = tmp_path / "cpu"
+    assert figures.model_figure_data(results, df[df["epoch"] <= 10], out_dir=out) is None
+    assert computed == []
+    figures.model_figure_data(results, df, out_dir=out)
+    assert computed == [("seed1", out)]
 
 def test_validate_parameters(tmp_path):
     out = parameters.validate_parameters("smoke", None, None, tmp_path / "new", run_names=["m2"])

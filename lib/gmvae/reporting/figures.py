@@ -38,8 +38,9 @@ LOG_FIGURES = {
     "gmvae_accuracy_per_replicate.png": ("replicates", ("gmvae",), ("gmvae",)),
 }
 ONE_HORIZON_KINDS = ("replicates",)  # drawn at the epoch the runs reached, not also at the post's horizon
-# Figures of a trained GMVAE: notebook 03 computes their data from the best replicate's checkpoint and
-# saves it in MODEL_FIGURE_DATA (about 100 KB, committed), from which redraw_figures draws them again.
+# Figures of a trained GMVAE: notebook 03 computes their data from the best replicate's checkpoint and saves it
+# in <profile>/MODEL_FIGURE_DATA (about 100 KB, committed); redraw_figures draws them again from the data of every
+# log's best replicate, in MODEL_FIGURE_DATA or a profile's folder.
 MODEL_FIGURES = ("gmvae_samples.png", "gmvae_confusion.png")
 MODEL_FIGURE_DATA = Path("figures") / "data" / "gmvae_best_run.npz"
 
@@ -80,26 +81,53 @@ def load_model_figure_data(results_dir) -> dict | None:
                 "test_loss": float(f["test_loss"]) if "test_loss" in f else None}
 
 
-def model_figure_data(results_dir, df: pd.DataFrame, data_path=None) -> dict | None:
-    """The model figures' data for the best GMVAE replicate in ``df`` (highest final test accuracy): the
-    saved data if it is of that run's last epoch (seed, epoch and logged test loss), else computed from its
-    checkpoint and saved; None if neither exists."""
+def _best_run_last_epoch(df: pd.DataFrame) -> tuple[int, int, float] | None:
+    """(seed, epoch, logged test loss) of the best GMVAE replicate's last epoch in ``df`` (highest final test
+    accuracy): what model figure data must be of, the test loss telling this run from another of the same seed
+    and length; None without GMVAE logs."""
     seed = best_replicate(df, "gmvae")
     if seed is None:
         return None
     rows = df[(df["run_name"] == "gmvae") & (df["seed"] == seed)]
     last = rows.loc[rows["epoch"].idxmax()]
+    return seed, int(last["epoch"]), float(last["test_loss"])
 
-    def current(saved):
-        return saved is not None and (saved["seed"], saved["epoch"], saved["test_loss"]) == (
-            seed, int(last["epoch"]), float(last["test_loss"]))
 
-    saved = load_model_figure_data(results_dir)
-    run_dir = runs.run_dir(resolve_path(results_dir), "gmvae", seed)
-    if not current(saved) and has_checkpoint(run_dir):  # saved data of this epoch is kept: no churn
-        save_model_figure_data(run_dir, results_dir, data_path)
-        saved = load_model_figure_data(results_dir)
-    return saved if current(saved) else None
+def _of(saved: dict | None, run: tuple | None) -> bool:
+    return saved is not None and run is not None and (saved["seed"], saved["epoch"], saved["test_loss"]) == run
+
+
+def model_figure_data(results_dir, df: pd.DataFrame, data_path=None, *, out_dir=None) -> dict | None:
+    """The model figures' data for the best GMVAE replicate's last epoch in ``df``, kept in ``out_dir`` (default
+    ``results_dir``): the saved data if it is of that epoch, else computed from the run's checkpoint in
+    ``results_dir/runs`` if the checkpoint is of that epoch, and saved; None if neither exists."""
+    run = _best_run_last_epoch(df)
+    if run is None:
+        return None
+    out_dir = results_dir if out_dir is None else out_dir
+    saved = load_model_figure_data(out_dir)
+    run_dir = runs.run_dir(resolve_path(results_dir), "gmvae", run[0])
+    # a checkpoint past the epoch df stops at (the cpu profile reading a 200-epoch run) cannot draw that epoch
+    checkpoint_epoch = int(((runs.read_record(run_dir) or {}).get("status") or {}).get("completed_epochs") or 0)
+    if not _of(saved, run) and has_checkpoint(run_dir) and checkpoint_epoch == run[1]:
+        save_model_figure_data(run_dir, out_dir, data_path)  # saved data of this epoch is kept: no churn
+        saved = load_model_figure_data(out_dir)
+    return saved if _of(saved, run) else None
+
+
+def saved_model_figure_data(results_dir, df: pd.DataFrame) -> dict | None:
+    """Saved model figure data of the best GMVAE replicate's last epoch in ``df``: from
+    ``results_dir/MODEL_FIGURE_DATA``, else from a profile's folder (``results_dir/<profile>/``, where notebook 03
+    saves it); None if none is of that epoch."""
+    from gmvae.reproduction.profiles import PROFILES
+
+    run = _best_run_last_epoch(df)
+    results_dir = resolve_path(results_dir)
+    for folder in (results_dir, *(results_dir / profile for profile in PROFILES)):
+        saved = load_model_figure_data(folder)
+        if _of(saved, run):
+            return saved
+    return None
 
 
 def draw_model_figures(data: dict) -> dict:
@@ -230,9 +258,10 @@ def redraw_figures(results_dir="results", *, verbose=True) -> dict:
                 continue
             written.append(plots.save_figure(fig, results_dir / "figures" / file))
             plt.close(fig)
-    model_data = load_model_figure_data(results_dir)
+    model_data = saved_model_figure_data(results_dir, df)
     if model_data is None:
-        skipped.update({name: f"no {MODEL_FIGURE_DATA.as_posix()} (notebook 03 writes it from a GMVAE checkpoint)"
+        skipped.update({name: f"no {MODEL_FIGURE_DATA.as_posix()} of the best GMVAE replicate's last epoch, here or "
+                              f"in a profile's folder (notebook 03 writes it from that run's checkpoint)"
                         for name in MODEL_FIGURES})
     else:
         for name, fig in draw_model_figures(model_data).items():

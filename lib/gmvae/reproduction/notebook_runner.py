@@ -1,7 +1,7 @@
 """Running the notebooks headless with papermill: one notebook, the whole reproduction, and keeping the
 source notebooks free of outputs.
 
-Executed copies go to <out>/executed/, never over the source notebooks.
+Executed copies go to <out>/<profile>/executed/, never over the source notebooks.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pandas as pd
 from gmvae import runs
 from gmvae.reporting.figures import MODEL_FIGURE_DATA
 from gmvae.reproduction.local_training import default_jobs, train_runs
-from gmvae.reproduction.parameters import (EXECUTORS, NOTEBOOK_DIR, display_path, notebook_path, resolve_path,
-                                           validate_parameters)
+from gmvae.reproduction.parameters import (EXECUTORS, NOTEBOOK_DIR, display_path, notebook_path,
+                                           profile_output_dir, validate_parameters)
 from gmvae.reproduction.pipeline import pending_runs
 from gmvae.reproduction.profiles import get_profile
 from gmvae.reproduction.progress import ReproductionProgress
@@ -41,8 +41,8 @@ class NotebookError(RuntimeError):
     """A notebook of the reproduction failed; the message is one line and names the notebook and cell."""
 
 
-# What each notebook writes under results_dir (besides run logs in runs/<run_name>/seed<k>/). Each
-# curve figure comes twice: at our horizon and at the post's (<name>_post_horizon.png).
+# What each notebook writes under results_dir/<profile>/ (besides run logs in results_dir/runs/<run_name>/seed<k>/).
+# Each curve figure comes twice: at our horizon and at the post's (<name>_post_horizon.png).
 NOTEBOOK_OUTPUTS = {
     "01_m2_failure.ipynb": ("figures/m2_curves.png",),
     "02_modified_m2.ipynb": ("figures/modified_m2_curves.png", "figures/modified_m2_clipping.png (post profile only)",
@@ -57,10 +57,10 @@ NOTEBOOK_OUTPUTS = {
 }
 
 
-def outputs_status(results_dir) -> pd.DataFrame:
-    """Which of the notebooks' outputs exist in results_dir (for the index notebook)."""
-    results_dir = resolve_path(results_dir)
-    rows = [{"notebook": nb, "output": output, "exists": (results_dir / output.split(" (")[0]).exists()}
+def outputs_status(results_dir, profile: str) -> pd.DataFrame:
+    """Which of the notebooks' outputs for ``profile`` exist in results_dir/<profile>/ (for the index notebook)."""
+    out = profile_output_dir(results_dir, profile)
+    rows = [{"notebook": nb, "output": f"{profile}/{output}", "exists": (out / output.split(" (")[0]).exists()}
             for nb, outputs in NOTEBOOK_OUTPUTS.items() for output in outputs]
     return pd.DataFrame(rows)
 
@@ -106,7 +106,8 @@ def _kernel_environment(progress: bool, notebook: str):
 
 def run_notebook(name: str, out, parameters: dict, *, kernel_name=DEFAULT_KERNEL, log_output=False,
                  notebook_dir=None, progress=False) -> Path:
-    """Execute one notebook with papermill into ``<out>/executed/<name>`` (never over the source).
+    """Execute one notebook with papermill into ``<out>/<profile>/executed/<name>`` (never over the source;
+    ``profile`` as in ``parameters``).
 
     The kernel's working directory is the notebooks folder. ``progress``: training progress bars in
     the executed copy (off: one line per trained run instead). ``log_output``: echo the notebook's
@@ -120,7 +121,7 @@ def run_notebook(name: str, out, parameters: dict, *, kernel_name=DEFAULT_KERNEL
     source = notebook_dir / name
     if not source.is_file():
         raise NotebookError(f"notebook {source} not found")
-    executed = Path(out) / "executed" / name
+    executed = profile_output_dir(out, parameters["profile"]) / "executed" / name
     executed.parent.mkdir(parents=True, exist_ok=True)
     if executed.resolve() == source.resolve():
         raise NotebookError(f"refusing to write the executed copy over the source notebook {source}")
@@ -208,9 +209,10 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
     ``gpus_per_run`` GPUs (gmvae.reproduction.ray_training).
 
     Parameters are passed to every notebook: ``profile``, ``seeds``, ``epochs``, ``retrain``,
-    ``results_dir`` (= ``out``, made absolute) and ``data_path``. Executed copies go to
-    ``<out>/executed/<name>.ipynb``, figures to ``<out>/figures/``, run logs to
-    ``<out>/runs/<run_name>/seed<k>/``. ``notebooks``: a subset of NOTEBOOKS (default all, in order).
+    ``results_dir`` (= ``out``, made absolute) and ``data_path``. Run logs go to ``<out>/runs/<run_name>/seed<k>/``
+    (shared by every profile); executed copies to ``<out>/<profile>/executed/<name>.ipynb``, figures to
+    ``<out>/<profile>/figures/`` and tables to ``<out>/<profile>/`` (what ``make figures`` draws from every log in
+    ``<out>/figures/`` stays as it is). ``notebooks``: a subset of NOTEBOOKS (default all, in order).
     ``log_output``: echo each notebook's output here as it runs; ``progress``: keep training progress
     bars in the executed copies (both off by default: follow a long run in ``<out>/runs/*/seed*/log.csv``).
     Raises ValueError for bad parameters, NotebookError (one line) when a notebook fails, and
@@ -261,7 +263,7 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
                        f"-> {display_path(executed[-1])}")
     if selected:
         print(f"reproduce: {len(selected)} notebooks in {time.perf_counter() - total:.1f} s; "
-              f"figures in {display_path(out / 'figures')}")
+              f"figures, tables and executed notebooks in {display_path(profile_output_dir(out, profile))}")
     else:
         print(f"reproduce: trained in {time.perf_counter() - total:.1f} s; no notebooks run")
     return executed

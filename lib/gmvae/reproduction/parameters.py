@@ -54,6 +54,15 @@ def notebook_path(path) -> str:
     return os.path.relpath(path, NOTEBOOK_DIR)
 
 
+def profile_output_dir(results_dir, profile: str) -> Path:
+    """Where the notebooks run with ``profile`` write their figures, tables and executed copies:
+    ``results_dir/<profile>/``. The runs they read are shared by every profile in ``results_dir/runs/`` (the cpu
+    profile reads the first 50 epochs of the post profile's), and ``results_dir/figures/`` with the tables beside
+    it is what ``make figures`` draws from every log there, whatever the profile: a reproduction at a shorter
+    horizon never overwrites it."""
+    return resolve_path(results_dir) / profile
+
+
 def validate_parameters(profile, seeds=None, epochs=None, results_dir="../results", *, run_names=(),
                         retrain=False, data_path=None) -> Path:
     """Check a notebook's (or the command line's) parameters; return the resolved results folder.
