@@ -572,3 +572,7 @@ def test_redraw_writes_the_precision_study_of_the_earlier_float32_and_bfloat16_r
     loss = table[(table["metric"] == "loss") & (table["epoch"].astype(str) == "10")]
     assert loss["difference"].to_numpy() == pytest.approx([0.3])
     assert not (results / "precision.csv").exists()
+    # a profile's notebooks write their tables elsewhere (results/<profile>/): the study stays beside its runs
+    df, theirs, kept = figures.load_logs(results)
+    tables.write_tables(df, results / "cpu", theirs, kept)
+    assert (results / "cpu" / "fidelity.md").is_file() and not (results / "cpu" / "earlier").exists()

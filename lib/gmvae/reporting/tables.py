@@ -64,7 +64,8 @@ def write_tables(df: pd.DataFrame, results_dir, original: pd.DataFrame | None = 
     with ``original`` (gmvae.reporting.original.load_original_logs output), the fidelity table (fidelity.csv,
     .md) of ``df`` and of ``kept`` (runs kept beside the current ones, pipeline.load_kept_runs) with the
     distribution table of ``df`` (fidelity_distributions.csv, .md) and, if ``kept`` holds the float32 and bfloat16
-    runs of the precision study, their agreement (earlier/precision.csv, .md); return the paths."""
+    runs of the precision study and results_dir holds them, their agreement (earlier/precision.csv, .md); return
+    the paths."""
     results_dir = resolve_path(results_dir)
     claims = claims_table(df, original)
     table = run_table(df)
@@ -87,7 +88,7 @@ def write_tables(df: pd.DataFrame, results_dir, original: pd.DataFrame | None = 
             else f"No epoch of {', '.join(map(str, DISTRIBUTION_EPOCHS))} logged by both ours and the original.\n")
     kept = kept if kept is not None else df.iloc[0:0]
     float32, bfloat16 = (kept[kept["source"] == source] for source in (FLOAT32_SOURCE, BFLOAT16_SOURCE))
-    if len(float32) and len(bfloat16):
+    if len(float32) and len(bfloat16) and (results_dir / EARLIER).is_dir():  # beside the runs it compares, only
         agreement = agreement_table(float32, bfloat16)
         texts[f"{EARLIER}/precision.csv"] = agreement.to_csv(index=False, float_format="%.6g")
         texts[f"{EARLIER}/precision.md"] = PRECISION_HEADER + markdown_table(
