@@ -118,9 +118,10 @@ def _silent(*args, **kwargs) -> None:
 RECORD_ALL_EPOCHS = 60  # longer logs show every tenth epoch (and the first ten and the last)
 
 
-def training_record(run_dirs) -> str:
+def training_record(run_dirs, profile=None, epochs=None) -> str:
     """Each run's log.csv as the lines training prints, one per epoch: what a notebook shows of its
-    runs, the same whether they were trained just now or long ago."""
+    runs, the same whether they were trained just now or long ago. With ``profile``, each log is cut where the
+    profile (or ``epochs``) stops that run, as its figures are: the cpu profile shows 50 epochs of a 200-epoch run."""
     lines = []
     for d in run_dirs:
         record = runs.read_record(d) or {}
@@ -129,14 +130,19 @@ def training_record(run_dirs) -> str:
         if config is None or log.empty:
             lines.append(f"{display_path(d)}: no log")
             continue
+        logged = len(log)
+        cut = None if profile is None else profile_epochs(profile, epochs, config.run_name)
+        if cut is not None:
+            log = log[log["epoch"] <= cut]
         last = int(log["epoch"].max())
         shown = log if len(log) <= RECORD_ALL_EPOCHS else log[(log["epoch"] <= 10) | (log["epoch"] % 10 == 0)
                                                               | (log["epoch"] == last)]
-        lines.append(f"{config.run_name} seed {config.seed}: {display_path(d)}/log.csv, {len(log)} epochs in {config.precision}"
-                     + ("" if len(shown) == len(log) else " (every tenth shown)"))
+        of = f" of its {logged}" if len(log) < logged else ""
+        lines.append(f"{config.run_name} seed {config.seed}: {display_path(d)}/log.csv, {len(log)} epochs{of} in "
+                     f"{config.precision}" + ("" if len(shown) == len(log) else " (every tenth shown)"))
         lines += [runs.epoch_line(config, row) for _, row in shown.iterrows()]
         nan_epoch = (record.get("status") or {}).get("nan_epoch")
-        if nan_epoch is not None:
+        if nan_epoch is not None and (cut is None or nan_epoch <= cut):
             lines.append(f"{config.run_name} seed {config.seed}: the loss became non-finite in epoch {nan_epoch}")
     return "\n".join(lines)
 
