@@ -331,7 +331,6 @@ def test_model_figures_are_redrawn_from_saved_data(results):
     assert {"gmvae_samples.png", "gmvae_confusion.png"} <= figures.redraw_figures(results, verbose=False)["skipped"].keys()
 
 
-
 def test_model_figure_data_is_computed_only_from_a_checkpoint_of_the_epoch_drawn(results, tmp_path, monkeypatch):
     """A profile cut shorter than the run (cpu's 50 epochs of a 200-epoch run) must not save the checkpoint's later
     epoch as its figure data; at the run's last epoch the data is computed and kept in out_dir."""
@@ -347,6 +346,7 @@ def test_model_figure_data_is_computed_only_from_a_checkpoint_of_the_epoch_drawn
     assert computed == []
     figures.model_figure_data(results, df, out_dir=out)
     assert computed == [("seed1", out)]
+
 
 def test_validate_parameters(tmp_path):
     out = parameters.validate_parameters("smoke", None, None, tmp_path / "new", run_names=["m2"])
