@@ -127,7 +127,7 @@ def _train_config(parser, args) -> TrainConfig:
         if profile is None or args.run not in profile.seeds:
             trains = f": profile {profile.name!r} trains {', '.join(profile.seeds)}" if profile else ""
             parser.error(f"--run {args.run} needs a --profile that trains it{trains}")
-        variant = profile.variants.get(args.run, {"model": args.run})
+        variant = profile.settings(args.run)
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
     try:
         config = (profile.base if profile else TrainConfig()).replace(**{**variant, **overrides})

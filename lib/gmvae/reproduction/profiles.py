@@ -46,11 +46,15 @@ class Profile:
     variants: dict[str, dict] = field(default_factory=dict)  # run_name -> config overrides
     epochs: dict[str, int] = field(default_factory=dict)     # run_name -> its epochs, where not base.epochs
 
+    def settings(self, run_name: str) -> dict:
+        """The TrainConfig fields that make ``run_name`` the variant it names (m2_eta0: model m2, kl_y_weight 0)."""
+        return dict(self.variants.get(run_name, {"model": run_name}))
+
     def configs(self, run_name: str, seeds=None, epochs=None) -> list[TrainConfig]:
         """The configurations of one model variant, optionally with other seeds or epochs."""
         if run_name not in self.seeds:
             raise ValueError(f"profile {self.name!r} has no runs of {run_name!r}; it has {', '.join(self.seeds)}")
-        overrides = dict(self.variants.get(run_name, {"model": run_name}))
+        overrides = self.settings(run_name)
         overrides["epochs"] = epochs if epochs is not None else self.epochs.get(run_name, self.base.epochs)
         return [self.base.replace(seed=seed, **overrides) for seed in (seeds if seeds is not None else self.seeds[run_name])]
 
