@@ -241,7 +241,8 @@ def test_claims_table_empty_and_markdown(tmp_path):
     md = tables.markdown_table(table)
     assert md.count("\n") == len(table) + 2
     paths = tables.write_tables(plots.load_runs(tmp_path, ["m2"]), tmp_path)
-    assert [p.name for p in paths] == ["claims.csv", "claims.md", "run_table.csv", "run_table.md"]
+    assert [p.name for p in paths] == ["claims.csv", "claims.md", "run_table.csv", "run_table.md",
+                                       "training_time.csv", "training_time.md"]
     assert pd.read_csv(paths[0]).shape == table.shape and paths[1].read_text().startswith("#")
     assert pd.read_csv(paths[2]).empty
 
@@ -260,6 +261,22 @@ def test_run_table_rows_at_the_milestones_and_the_last_finite_epoch(results):
     assert table.iloc[7]["accuracy"] == f"{0.76 - 0.3 * np.exp(-4):.3f}"  # GMVAE seed 1, epoch 20
 
 
+def test_training_time_sums_each_run_and_the_profile(tmp_path):
+    paused = m2_log(epochs=4).assign(seconds=[10.0, 20.0, 30.0, 1000.0])  # a pause in epoch 4
+    write_run(tmp_path, "m2", 0, paused)
+    write_run(tmp_path, "gmvae", 3, gmvae_log(epochs=3).assign(seconds=[6.0, 9.0, 7.5]))
+    table = tables.training_time_table(plots.load_runs(tmp_path, ["gmvae", "m2"])).set_index(["model", "seed"])
+    assert list(table.index) == [("M2", 0), ("GMVAE", 3), ("all", "")]
+    assert list(table["epochs"]) == [4, 3, 7]
+    assert list(table["median epoch [s]"][:2]) == [25.0, 7.5]
+    assert list(table["logged [min]"]) == pytest.approx([1060 / 60, 22.5 / 60, 1082.5 / 60])
+    assert list(table["at the median pace [min]"]) == pytest.approx([100 / 60, 22.5 / 60, 122.5 / 60])
+    assert set(table["precision"][:2]) == {"float32"}
+    md = tables.training_time_markdown(table.reset_index())
+    assert "In all: 7 epochs, 0.3 hours logged, 0.0 hours at each run's median pace." in md
+    assert "| M2 | 0 | 4 |  | float32 | 25.0 | 18 | 2 |" in md  # no processor in these made-up records
+
+
 # ------------------------------------------------------------------------------------- pipeline
 
 
@@ -272,7 +289,8 @@ def test_redraw_figures(results, capsys):
     assert {"modified_m2_variants.png", "modified_m2_clipping.png"} <= set(report["skipped"])
     assert sorted(p.name for p in report["tables"]) == ["claims.csv", "claims.md", "fidelity.csv", "fidelity.md",
                                                         "fidelity_distributions.csv", "fidelity_distributions.md",
-                                                        "run_table.csv", "run_table.md"]
+                                                        "run_table.csv", "run_table.md", "training_time.csv",
+                                                        "training_time.md"]
     md = (results / "run_table.md").read_text()
     assert "| GMVAE | 1 | 20 (last) |" in md and "H(y\\|x)" in md  # "|" escaped in the header too
     out = capsys.readouterr().out

@@ -132,8 +132,8 @@ def load_runs(results_dir, run_names, *, seeds=None, max_epoch=None) -> pd.DataF
     Reads ``results_dir/runs/<run_name>/seed<k>/log.csv`` and ``run.json``. Columns: ``runs.LOG_COLUMNS``
     plus ``run_name``, ``seed``, ``source`` ("ours"; gmvae.reporting.original's logs say "original"),
     ``nan_epoch`` (the epoch at which training turned NaN, from ``run.json`` status; NaN if it never did),
-    and from the run's config ``k`` (categories of y), ``iters_per_epoch``, ``batch_size`` and ``clip_norm``
-    (NaN: not clipped).
+    from the run's config ``k`` (categories of y), ``iters_per_epoch``, ``batch_size``, ``clip_norm``
+    (NaN: not clipped) and ``precision``, and from its provenance the ``processor`` it last trained on.
 
     ``seeds``: only these seeds (default: every seed folder found). ``max_epoch``: drop later epochs
     (to draw a shorter horizon from longer logs); a NaN epoch after it is dropped too.
@@ -152,6 +152,8 @@ def load_runs(results_dir, run_names, *, seeds=None, max_epoch=None) -> pd.DataF
                 continue
             status = record.get("status") or {}
             config = record.get("config") or {}
+            machine = (record.get("provenance") or {}).get("machine")
+            processor = machine.get("processor") if isinstance(machine, dict) else None  # older records: a string
             nan_epoch = status.get("nan_epoch")
             log = log.copy()
             if max_epoch is not None:
@@ -166,17 +168,21 @@ def load_runs(results_dir, run_names, *, seeds=None, max_epoch=None) -> pd.DataF
             log["iters_per_epoch"] = config.get("iters_per_epoch", np.nan)
             log["batch_size"] = config.get("batch_size", np.nan)
             log["clip_norm"] = config.get("clip_norm") or np.nan
+            log["precision"] = config.get("precision")
+            log["processor"] = processor
             if log.empty:  # stopped at NaN before logging any epoch: keep one row so the marker shows
                 row = {c: np.nan for c in runs.LOG_COLUMNS}
                 row.update(epoch=0, run_name=run_name, seed=seed, source="ours", nan_epoch=float(nan_epoch), k=int(config.get("k", 10)),
                            iters_per_epoch=config.get("iters_per_epoch", np.nan), batch_size=config.get("batch_size", np.nan),
-                           clip_norm=config.get("clip_norm") or np.nan)
+                           clip_norm=config.get("clip_norm") or np.nan, precision=config.get("precision"),
+                           processor=processor)
                 log = pd.DataFrame([row])
             frames.append(log)
     columns = list(runs.LOG_COLUMNS) + ["run_name", "seed", "source", "nan_epoch", "k", "iters_per_epoch", "batch_size",
-                                        "clip_norm"]
+                                        "clip_norm", "precision", "processor"]
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="object" if c in ("run_name", "source") else "float64") for c in columns})
+        text = ("run_name", "source", "precision", "processor")
+        return pd.DataFrame({c: pd.Series(dtype="object" if c in text else "float64") for c in columns})
     df = pd.concat(frames, ignore_index=True)
     return df[columns + [c for c in df.columns if c not in columns]]
 

@@ -58,9 +58,50 @@ def run_table(df: pd.DataFrame, epochs=RUN_TABLE_EPOCHS) -> pd.DataFrame:
                                        "NMI", "ARI"])
 
 
+def training_time_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per model and seed, the time its log records: epochs, processor, precision, the median epoch's seconds,
+    the logged seconds summed ("logged") and the median times the epochs ("at the median pace": the run without
+    the pauses and the epochs slowed by other work that the sum holds); a last row, "all", sums the runs. From :func:`plots.load_runs` logs."""
+    rows = []
+    groups = df.groupby(["run_name", "seed"], sort=False) if len(df) else []
+    for (run_name, seed), g in sorted(groups, key=lambda item: (model_order(item[0][0]), item[0][1])):
+        seconds = g["seconds"].astype(float)
+        seconds = seconds[np.isfinite(seconds)]
+        if seconds.empty:
+            continue
+        rows.append({"model": label(run_name), "seed": int(seed), "epochs": len(seconds),
+                     "processor": g["processor"].iloc[-1] or "", "precision": g["precision"].iloc[-1] or "",
+                     "median epoch [s]": seconds.median(), "logged [min]": seconds.sum() / 60,
+                     "at the median pace [min]": len(seconds) * seconds.median() / 60})
+    table = pd.DataFrame(rows, columns=["model", "seed", "epochs", "processor", "precision", "median epoch [s]",
+                                        "logged [min]", "at the median pace [min]"])
+    if len(table):
+        total = {"model": "all", "seed": "", "epochs": table["epochs"].sum(), "processor": "", "precision": "",
+                 "median epoch [s]": np.nan, "logged [min]": table["logged [min]"].sum(),
+                 "at the median pace [min]": table["at the median pace [min]"].sum()}
+        table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+    return table
+
+
+def training_time_markdown(table: pd.DataFrame, header: str | None = None) -> str:
+    """The training-time table under ``header`` (default TRAINING_TIME_HEADER) and a line of its total in hours;
+    seconds to one decimal, minutes whole."""
+    shown = table.assign(**{
+        "median epoch [s]": table["median epoch [s]"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}"),
+        "logged [min]": table["logged [min]"].map(lambda v: f"{v:.0f}"),
+        "at the median pace [min]": table["at the median pace [min]"].map(lambda v: f"{v:.0f}")})
+    header = TRAINING_TIME_HEADER if header is None else header
+    if len(table):
+        total = table.iloc[-1]
+        header += (f"In all: {total['epochs']:,} epochs, {total['logged [min]'] / 60:.1f} hours logged, "
+                   f"{total['at the median pace [min]'] / 60:.1f} hours at each run's median pace.\n\n")
+    return header + markdown_table(shown)
+
+
 def write_tables(df: pd.DataFrame, results_dir, original: pd.DataFrame | None = None,
                  kept: pd.DataFrame | None = None) -> list[Path]:
-    """Write into results_dir the claims table (claims.csv, .md), the per-run table (run_table.csv, .md) and,
+    """Write into results_dir the claims table (claims.csv, .md), the per-run table (run_table.csv, .md), the
+    training time of each run (training_time.csv, .md) and,
     with ``original`` (gmvae.reporting.original.load_original_logs output), the fidelity table (fidelity.csv,
     .md) of ``df`` and of ``kept`` (runs kept beside the current ones, pipeline.load_kept_runs) with the
     distribution table of ``df`` (fidelity_distributions.csv, .md) and, if ``kept`` holds the float32 and bfloat16
@@ -69,11 +110,14 @@ def write_tables(df: pd.DataFrame, results_dir, original: pd.DataFrame | None = 
     results_dir = resolve_path(results_dir)
     claims = claims_table(df, original)
     table = run_table(df)
+    times = training_time_table(df)
     texts = {
         "claims.csv": claims.to_csv(index=False),
         "claims.md": "# The post's claims, checked against the logs\n\n" + markdown_table(claims),
         "run_table.csv": table.to_csv(index=False),
         "run_table.md": "# Test metrics per run, from the logs\n\n" + markdown_table(table),
+        "training_time.csv": times.to_csv(index=False, float_format="%.6g"),
+        "training_time.md": training_time_markdown(times),
     }
     if original is not None:
         fidelity = fidelity_table(pd.concat([df, kept]) if kept is not None and len(kept) else df, original)
@@ -123,6 +167,18 @@ means (ours - original) with 95 % and 90 % percentile-bootstrap intervals (SciPy
 its own, fixed seed) and a two-sided permutation-test p-value (exact where the splits are fewer than 9,999).
 Verdict: {DISTRIBUTION_RULE}. The original's min-max, widened by half a logged unit as in `fidelity.md`, stands
 beside it. Written by notebook 04 and `python -m gmvae figures` from the logs (gmvae.reporting.fidelity).
+
+"""
+
+
+TRAINING_TIME_HEADER = """# Training time per run, from the logs
+
+Each run's `seconds` column (one value per epoch: its training and its test metrics): the median, the sum
+("logged") and the median times the epochs ("at the median pace"). The sum holds whatever the machine did beside
+the run, pauses included (`results/README.md` says where); the median pace leaves out such spells while they last
+fewer than half the epochs. Every run here was trained one core each beside another run, so two at a time the
+runs' wall time is about half their sum. A run resumed on a machine of another kind names the last one.
+Written by notebook 04 and `python -m gmvae figures` from the logs.
 
 """
 

@@ -52,7 +52,7 @@ NOTEBOOK_OUTPUTS = {
                             "figures/gmvae_samples.png", "figures/gmvae_confusion.png"),
     "04_overlay_comparison.ipynb": ("figures/overlay.png", "claims.csv", "claims.md", "run_table.csv", "run_table.md",
                                     "fidelity.csv", "fidelity.md", "fidelity_distributions.csv",
-                                    "fidelity_distributions.md"),
+                                    "fidelity_distributions.md", "training_time.csv", "training_time.md"),
     "05_open_questions.ipynb": ("figures/open_questions.png", "claims.md (with the open question's verdicts)"),
 }
 
