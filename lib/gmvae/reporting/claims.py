@@ -64,7 +64,8 @@ def claims_table(df: pd.DataFrame, original: pd.DataFrame | None = None) -> pd.D
     "Final" value of a run = its value at the last epoch where it is finite (a run that turned NaN is
     judged at its last finite epoch); a model's final value = the mean over its replicates.
     Verdicts: "supported", "not supported", or "not reached" (the logs cannot decide it: the model's
-    logs are missing, or the runs are too short).
+    logs are missing, or the runs are too short); the clipping conjecture also "not testable" (long enough
+    runs, but no NaN for clipping to prevent).
 
     1. M2's q(y|x) becomes uniform: final M2 test entropy > 2.2 nats (ln 10 = 2.303).
     2. M2's accuracy falls to the majority-class rate: final M2 test accuracy < 0.2 (rate 0.1135).
@@ -211,7 +212,9 @@ def open_question_table(df: pd.DataFrame) -> pd.DataFrame:
 
 CLIPPED_RUN = "modified_m2_clip"
 CLIPPING_RULE = (f"supported if our unclipped modified M2 turned NaN and every clipped run (same seeds) ran >= "
-                 f"{NAN_TESTABLE_EPOCHS} epochs without NaN; not supported if a clipped run turned NaN; else not reached")
+                 f"{NAN_TESTABLE_EPOCHS} epochs without NaN; not supported if a clipped run turned NaN; not testable "
+                 f"if every run, clipped or not, ran >= {NAN_TESTABLE_EPOCHS} epochs without NaN (no NaN to prevent); "
+                 f"else not reached")
 HIGH_ACCURACY_RULE = (f"at epoch {STATEMENT_EPOCH}, at least {HIGH_SHARE:.3g} of the replicates above "
                       f"{HIGH_ACCURACY:.2f} test accuracy (the original's: at the last epoch of its logs that reach "
                       f"{LONG_RUN_EPOCHS}); before epoch {STATEMENT_EPOCH} not reached, the count shown")
@@ -235,8 +238,11 @@ def _clipping_verdict(unclipped: pd.DataFrame, clipped: pd.DataFrame) -> tuple[s
                 f"{_nan_text(clipped_nan, n_clipped)}" + ("" if clipped_nan else f", shortest run {shortest} epochs"))
     if clipped_nan:
         return measured, "not supported"
-    if unclipped_nan and shortest >= NAN_TESTABLE_EPOCHS:
-        return measured, "supported"
+    if shortest >= NAN_TESTABLE_EPOCHS:
+        if unclipped_nan:
+            return measured, "supported"
+        if n_unclipped and unclipped.groupby("seed")["epoch"].max().min() >= NAN_TESTABLE_EPOCHS:
+            return measured, "not testable"
     return measured, "not reached"
 
 
