@@ -354,6 +354,17 @@ def test_the_clipping_rows_measured_text_counts_runs_and_the_shortest_clipped_ru
                                        "(1 of 2 runs)", "not supported")
 
 
+def test_the_clipping_row_counts_the_epochs_whose_largest_gradient_norm_exceeded_the_threshold():
+    clipped = modified_runs("modified_m2_clip", (None, None), 300).assign(grad_norm_max=100.0, clip_norm=480.0)
+    df = pd.concat([modified_runs("modified_m2", (None, None), 300), clipped])
+    assert claim_row(df, CLIPPING)[0].endswith("; largest gradient norm 100 against the threshold 480: "
+                                               "exceeded in 0 of 600 epochs")
+    clipped.loc[(clipped["seed"] == 1) & clipped["epoch"].isin([7, 250]), "grad_norm_max"] = [480.0, 481.0]
+    df = pd.concat([modified_runs("modified_m2", (None, None), 300), clipped])
+    assert claim_row(df, CLIPPING)[0].endswith("largest gradient norm 481 against the threshold 480: "
+                                               "exceeded in 1 of 600 epochs")  # 480 itself is not clipped
+
+
 def test_the_clipping_row_with_clipped_runs_only_counts_no_unclipped_run():
     assert claim_row(modified_runs("modified_m2_clip", (None,), 300), CLIPPING) == (
         "unclipped: no NaN in 0 runs; clipped: no NaN in 1 run, shortest run 300 epochs", "not reached")

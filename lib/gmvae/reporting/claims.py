@@ -235,7 +235,8 @@ def _clipping_verdict(unclipped: pd.DataFrame, clipped: pd.DataFrame) -> tuple[s
     n_unclipped, n_clipped = unclipped["seed"].nunique(), clipped["seed"].nunique()
     shortest = int(clipped.groupby("seed")["epoch"].max().min())
     measured = (f"unclipped: {_nan_text(unclipped_nan, n_unclipped)}; clipped: "
-                f"{_nan_text(clipped_nan, n_clipped)}" + ("" if clipped_nan else f", shortest run {shortest} epochs"))
+                f"{_nan_text(clipped_nan, n_clipped)}" + ("" if clipped_nan else f", shortest run {shortest} epochs")
+                + _threshold_text(clipped))
     if clipped_nan:
         return measured, "not supported"
     if shortest >= NAN_TESTABLE_EPOCHS:
@@ -244,6 +245,19 @@ def _clipping_verdict(unclipped: pd.DataFrame, clipped: pd.DataFrame) -> tuple[s
         if n_unclipped and unclipped.groupby("seed")["epoch"].max().min() >= NAN_TESTABLE_EPOCHS:
             return measured, "not testable"
     return measured, "not reached"
+
+
+def _threshold_text(clipped: pd.DataFrame) -> str:
+    """How often the clipped runs' gradients reached the threshold, from each epoch's largest norm before
+    clipping: where it never did, clipping changed no step and the runs are the unclipped ones."""
+    if not {"grad_norm_max", "clip_norm"} <= set(clipped.columns):
+        return ""
+    logged = clipped[np.isfinite(clipped["grad_norm_max"].astype(float)) & np.isfinite(clipped["clip_norm"].astype(float))]
+    if logged.empty:
+        return ""
+    exceeded = int((logged["grad_norm_max"] > logged["clip_norm"]).sum())
+    return (f"; largest gradient norm {logged['grad_norm_max'].max():.0f} against the threshold "
+            f"{logged['clip_norm'].min():.0f}: exceeded in {exceeded} of {len(logged)} epochs")
 
 
 def _nan_epochs(g: pd.DataFrame) -> list[int]:
