@@ -554,6 +554,9 @@ def test_the_clipping_figure_draws_both_modified_m2_and_marks_the_threshold_and_
     assert len(threshold) == 1 and threshold[0].get_ydata()[0] == 50.0
     drawn = {l.get_label(): l for l in norms.lines}
     np.testing.assert_array_equal(drawn["modified M2, gradients clipped: 1 run"].get_ydata(), 3.0 * np.arange(1, 21))
+    # dash-dot over the solid unclipped line: where the two runs coincide, both show
+    assert (drawn["modified M2, gradients clipped: 1 run"].get_linestyle(), drawn["modified M2: 1 run"].get_linestyle()) \
+        == ("-.", "-")
     # the NaN epoch keeps its largest finite norm: the spike before the NaN shows
     np.testing.assert_array_equal(drawn["modified M2: 1 run"].get_ydata(), 10.0 * np.arange(1, 13))
     assert sum(l.get_gid() == "nan_epoch" for l in fig.axes[0].lines) == 1

@@ -61,6 +61,8 @@ COLORS = {
     "m2_eta0": "#7f7f7f",
     "modified_m2_clip": "#bcbd22",
 }
+# A variant drawn over the run it varies, where their curves may coincide: dash-dot, so that both show.
+LINE_STYLES = {"modified_m2_clip": "-."}
 ORIGINAL_COLOR = "0.45"  # the original's band on a one-model figure; on overlays, a faint tint of the model's colour
 
 # The post's three panels: (log column, panel title, y-axis label).
@@ -211,18 +213,19 @@ def _replicate_summary(g: pd.DataFrame, column: str) -> pd.DataFrame:
 def _draw_model(axes, g: pd.DataFrame, run_name: str, col, *, show_replicates=True, name=None, panels=PANELS):
     seeds = sorted(g["seed"].unique())
     several = len(seeds) > 1
+    ls = LINE_STYLES.get(run_name, "-")
     for ax, (column, _, _) in zip(axes, panels):
         if show_replicates:
             for i, seed in enumerate(seeds):
                 r = g[g["seed"] == seed].sort_values("epoch")
                 line_label = (f"{name}: each of {len(seeds)} replicates" if i == 0 else None) if several else name
-                ax.plot(r["epoch"], r[column], color=col, lw=0.9 if several else 1.8,
+                ax.plot(r["epoch"], r[column], color=col, lw=0.9 if several else 1.8, ls=ls,
                         alpha=0.5 if several else 1.0, label=line_label, zorder=2)
         if several:
             s = _replicate_summary(g, column)
             ax.fill_between(s.index, s["lo"], s["hi"], color=col, alpha=0.15, lw=0, zorder=1,
                             label=f"{name}: min-max range")
-            ax.plot(s.index, s["mean"], color=col, lw=2.6, label=f"{name}: mean of {len(seeds)}", zorder=3)
+            ax.plot(s.index, s["mean"], color=col, lw=2.6, ls=ls, label=f"{name}: mean of {len(seeds)}", zorder=3)
         # NaN marker: a dotted vertical line and an x at the top of the panel for each run that turned NaN.
         for seed in seeds:
             nan_epoch = g.loc[g["seed"] == seed, "nan_epoch"].iloc[0]
