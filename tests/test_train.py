@@ -19,6 +19,7 @@ from gmvae.config import TrainConfig
 from gmvae.data import MNIST
 from gmvae.loss import negative_elbo
 from gmvae.models import build_model
+from gmvae.reproduction.profiles import CLIP_NORM
 from gmvae.train import RunMismatchError, batch_indices, make_train_step, train, training_objective
 
 TINY = TrainConfig(model="gmvae", epochs=3, k=3, z_dim=2, hidden=8, batch_size=10, iters_per_epoch=5,
@@ -33,6 +34,21 @@ def synthetic_mnist(seed=0, n_train=120, n_test=30):
 
 def without_time(log: pd.DataFrame) -> pd.DataFrame:
     return log.drop(columns="seconds").reset_index(drop=True)
+
+
+def test_the_post_profiles_clipping_threshold_unreached_trains_the_unclipped_run_bit_for_bit(tmp_path):
+    """As the post profile's clipped modified M2 did over 300 epochs; a threshold that does cut changes the run.
+    TensorFlow scales the gradients by clip_norm * (1 / clip_norm) when their norm is below it: exactly 1 in
+    float32 for 480, not for every threshold (a threshold of 2 * the largest norm here changes the last bits)."""
+    data = synthetic_mnist()
+    config = TINY.replace(model="modified_m2")
+    unclipped = train(config, tmp_path / "none", data=data, progress=False)
+    assert unclipped["grad_norm_max"].max() < CLIP_NORM
+    above = train(config.replace(clip_norm=CLIP_NORM), tmp_path / "above", data=data, progress=False)
+    pd.testing.assert_frame_equal(without_time(above), without_time(unclipped))
+    cutting = train(config.replace(clip_norm=float(unclipped["grad_norm_median"].min()) / 2), tmp_path / "cutting",
+                    data=data, progress=False)
+    assert not np.allclose(cutting["test_loss"], unclipped["test_loss"])
 
 
 def test_first_pass_reads_the_file_in_order_and_later_passes_are_permuted():
