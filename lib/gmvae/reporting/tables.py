@@ -176,8 +176,9 @@ TRAINING_TIME_HEADER = """# Training time per run, from the logs
 Each run's `seconds` column (one value per epoch: its training and its test metrics): the median, the sum
 ("logged") and the median times the epochs ("at the median pace"). The sum holds whatever the machine did beside
 the run, pauses included (`results/README.md` says where); the median pace leaves out such spells while they last
-fewer than half the epochs. Every run here was trained one core each beside another run, so two at a time the
-runs' wall time is about half their sum. A run resumed on a machine of another kind names the last one.
+fewer than half the epochs. Runs trained two at a time, one core each (as `reproduce` trains on 2 cores, and as
+every committed run was), take about half their sum on the clock. A run resumed on a machine of another kind
+names the last one.
 Written by notebook 04 and `python -m gmvae figures` from the logs.
 
 """
