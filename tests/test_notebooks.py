@@ -113,7 +113,8 @@ def test_notebook_smoke(name, smoke_results):
             path = out / "smoke" / "figures" / figure
             assert path.is_file() and path.stat().st_size > 0, f"{name} did not write {path}"
     if name == "04_overlay_comparison.ipynb":
-        for table in ("claims.csv", "claims.md", "run_table.csv", "run_table.md", "fidelity.csv", "fidelity.md"):
+        for table in ("claims.csv", "claims.md", "run_table.csv", "run_table.md", "fidelity.csv", "fidelity.md",
+                      "training_time.csv", "training_time.md"):
             assert (out / "smoke" / table).is_file(), f"{name} did not write {table}"
         for run_name, notebook in (("m2", "01_m2_failure"), ("modified_m2", "02_modified_m2"), ("gmvae", "03_real_gmvae")):
             assert (out / "runs" / run_name / "seed0" / "log.csv").is_file()
