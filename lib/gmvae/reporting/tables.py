@@ -29,6 +29,13 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _runs_in_post_order(df: pd.DataFrame) -> list:
+    """[((run_name, seed), its rows)] of :func:`plots.load_runs` logs, in the post's order of the models, then
+    by seed."""
+    groups = df.groupby(["run_name", "seed"], sort=False) if len(df) else []
+    return sorted(groups, key=lambda item: (model_order(item[0][0]), item[0][1]))
+
+
 RUN_TABLE_EPOCHS = (10, 20, 50)  # the epochs of the per-run table, besides each run's last
 
 
@@ -37,8 +44,7 @@ def run_table(df: pd.DataFrame, epochs=RUN_TABLE_EPOCHS) -> pd.DataFrame:
     epoch, from :func:`plots.load_runs` logs. Rows of a run that turned NaN stop at its last finite
     epoch; its last row says so."""
     rows = []
-    groups = df.groupby(["run_name", "seed"], sort=False) if len(df) else []
-    for (run_name, seed), g in sorted(groups, key=lambda item: (model_order(item[0][0]), item[0][1])):
+    for (run_name, seed), g in _runs_in_post_order(df):
         g = g[np.isfinite(g["test_loss"])].sort_values("epoch")
         if g.empty:
             continue
@@ -61,10 +67,10 @@ def run_table(df: pd.DataFrame, epochs=RUN_TABLE_EPOCHS) -> pd.DataFrame:
 def training_time_table(df: pd.DataFrame) -> pd.DataFrame:
     """Per model and seed, the time its log records: epochs, processor, precision, the median epoch's seconds,
     the logged seconds summed ("logged") and the median times the epochs ("at the median pace": the run without
-    the pauses and the epochs slowed by other work that the sum holds); a last row, "all", sums the runs. From :func:`plots.load_runs` logs."""
+    the pauses and the epochs slowed by other work that the sum holds); a last row, "all", sums the runs. From
+    :func:`plots.load_runs` logs."""
     rows = []
-    groups = df.groupby(["run_name", "seed"], sort=False) if len(df) else []
-    for (run_name, seed), g in sorted(groups, key=lambda item: (model_order(item[0][0]), item[0][1])):
+    for (run_name, seed), g in _runs_in_post_order(df):
         seconds = g["seconds"].astype(float)
         seconds = seconds[np.isfinite(seconds)]
         if seconds.empty:
