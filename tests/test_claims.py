@@ -3,21 +3,13 @@ the epoch and differ by seed, so a value read at the wrong epoch or from the wro
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from gmvae.reporting import claims
+from made_up_logs import linear, run_log
 
 
-def log(run_name, seed, epochs, accuracy, entropy, loss, nan_epoch=np.nan):
-    """A run's long-form log: each metric as ``base + slope * epoch``, given as (base, slope)."""
-    e = np.arange(1, epochs + 1)
-    return pd.DataFrame({"run_name": run_name, "seed": seed, "epoch": e, "source": "ours", "nan_epoch": nan_epoch,
-                         "k": 10, "test_accuracy": accuracy[0] + accuracy[1] * e,
-                         "test_entropy": entropy[0] + entropy[1] * e, "test_loss": loss[0] + loss[1] * e})
-
-
-RISING = (0.0, 0.001)
+RISING = linear(0.0, 0.001)
 
 
 def worked_logs():
@@ -26,13 +18,13 @@ def worked_logs():
     Modified M2: one run of 20 epochs, accuracy 0.520, loss 102.0. GMVAE: three runs (20, 20, 18 epochs),
     accuracy 0.780, 0.830, 0.718 at their ends, 0.778, 0.828 and 0.718 at epoch 18; loss 97.0, 97.0, 96.8."""
     return pd.concat([
-        log("m2", 0, 20, (0.1, 0.001), (2.2, 0.01), (90.0, 0.1)),
-        log("m2", 1, 18, (0.1, 0.001), (2.2, 0.01), (90.0, 0.1)),
-        log("m2", 2, 19, (0.1, 0.001), (2.2, 0.01), (90.0, 0.1)),
-        log("modified_m2", 0, 20, (0.5, 0.001), (0.5, 0.0), (100.0, 0.1)),
-        log("gmvae", 0, 20, (0.76, 0.001), (0.1, 0.0), (95.0, 0.1)),
-        log("gmvae", 1, 20, (0.81, 0.001), (0.1, 0.0), (95.0, 0.1)),
-        log("gmvae", 2, 18, (0.70, 0.001), (0.1, 0.0), (95.0, 0.1)),
+        run_log("m2", 0, 20, accuracy=linear(0.1, 0.001), entropy=linear(2.2, 0.01), loss=linear(90.0, 0.1)),
+        run_log("m2", 1, 18, accuracy=linear(0.1, 0.001), entropy=linear(2.2, 0.01), loss=linear(90.0, 0.1)),
+        run_log("m2", 2, 19, accuracy=linear(0.1, 0.001), entropy=linear(2.2, 0.01), loss=linear(90.0, 0.1)),
+        run_log("modified_m2", 0, 20, accuracy=linear(0.5, 0.001), entropy=0.5, loss=linear(100.0, 0.1)),
+        run_log("gmvae", 0, 20, accuracy=linear(0.76, 0.001), entropy=0.1, loss=linear(95.0, 0.1)),
+        run_log("gmvae", 1, 20, accuracy=linear(0.81, 0.001), entropy=0.1, loss=linear(95.0, 0.1)),
+        run_log("gmvae", 2, 18, accuracy=linear(0.70, 0.001), entropy=0.1, loss=linear(95.0, 0.1)),
     ], ignore_index=True)
 
 
@@ -71,8 +63,8 @@ def test_every_row_of_the_claims_table_worked_by_hand():
 
 
 def test_the_originals_nan_row_without_its_modified_m2_logs_says_so():
-    original = log("gmvae", 0, 5, RISING, RISING, RISING).assign(source="original")
-    table = claims.claims_table(log("modified_m2", 0, 5, RISING, RISING, RISING), original)
+    original = run_log("gmvae", 0, 5, accuracy=RISING, entropy=RISING, loss=RISING).assign(source="original")
+    table = claims.claims_table(run_log("modified_m2", 0, 5, accuracy=RISING, entropy=RISING, loss=RISING), original)
     row = table[table["claim"] == "Modified M2 turns NaN after a few hundred epochs, in the original's logs"]
     assert row[["measured", "verdict"]].values.tolist() == [["no original log of modified M2", "not reached"]]
 
@@ -80,11 +72,10 @@ def test_the_originals_nan_row_without_its_modified_m2_logs_says_so():
 def test_each_threshold_itself_does_not_support_its_claim():
     """H(y|x) exactly 2.2, accuracy exactly 0.2, a gap of exactly 0.2 (0.4 - 0.2), GMVAE's accuracy equal to
     modified M2's, and losses tied: every ordering and threshold is strict, so none is supported."""
-    flat = (0.0, 0.0)
     table = claims.claims_table(pd.concat([
-        log("m2", 0, 5, (0.2, 0.0), (2.2, 0.0), (100.0, 0.0)),
-        log("modified_m2", 0, 5, (0.4, 0.0), flat, (100.0, 0.0)),
-        log("gmvae", 0, 5, (0.4, 0.0), flat, (100.0, 0.0)),
+        run_log("m2", 0, 5, accuracy=0.2, entropy=2.2, loss=100.0),
+        run_log("modified_m2", 0, 5, accuracy=0.4, entropy=0.0, loss=100.0),
+        run_log("gmvae", 0, 5, accuracy=0.4, entropy=0.0, loss=100.0),
     ], ignore_index=True))
     verdicts = dict(zip(table["claim"], table["verdict"]))
     for claim in ("M2's q(y|x) becomes uniform", "M2's cluster accuracy falls to the majority-class rate",
@@ -94,13 +85,13 @@ def test_each_threshold_itself_does_not_support_its_claim():
 
 
 def test_missing_models_are_named_in_each_row_they_leave_undecided():
-    table = claims.claims_table(log("gmvae", 0, 5, RISING, RISING, RISING))
+    table = claims.claims_table(run_log("gmvae", 0, 5, accuracy=RISING, entropy=RISING, loss=RISING))
     measured = dict(zip(table["claim"], zip(table["measured"], table["verdict"])))
     assert measured["M2's q(y|x) becomes uniform"] == ("no log of M2", "not reached")
     assert measured["Modified M2 clusters far better than M2"] == ("no log of M2, modified M2", "not reached")
     assert measured["GMVAE clusters best"] == ("no log of M2, modified M2", "not reached")
     assert measured["Modified M2 turns NaN after a few hundred epochs"] == ("no log of modified M2", "not reached")
-    only_m2 = claims.claims_table(log("m2", 0, 5, RISING, RISING, RISING))
+    only_m2 = claims.claims_table(run_log("m2", 0, 5, accuracy=RISING, entropy=RISING, loss=RISING))
     assert dict(zip(only_m2["claim"], only_m2["measured"]))["Modified M2 clusters far better than M2"] == (
         "no log of modified M2")
     assert dict(zip(only_m2["claim"], only_m2["measured"]))["By epoch 1000, five of six GMVAE replicates are above "
@@ -108,6 +99,7 @@ def test_missing_models_are_named_in_each_row_they_leave_undecided():
 
 
 def test_the_nan_row_counts_runs_in_the_plural():
-    table = claims.claims_table(pd.concat([log("modified_m2", s, 30, RISING, RISING, RISING) for s in (0, 1)]))
+    table = claims.claims_table(pd.concat([run_log("modified_m2", s, 30, accuracy=RISING, entropy=RISING,
+                                                   loss=RISING) for s in (0, 1)]))
     assert dict(zip(table["claim"], table["measured"]))["Modified M2 turns NaN after a few hundred epochs"] == (
         "no NaN in 2 runs up to epoch 30")

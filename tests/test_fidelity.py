@@ -8,16 +8,7 @@ import pytest
 import scipy.stats
 
 from gmvae.reporting import claims, fidelity
-
-
-def long_log(run_name, seed, epochs, accuracy, entropy, loss, source):
-    e = np.arange(1, epochs + 1)
-    return pd.DataFrame({"run_name": run_name, "seed": seed, "epoch": e, "source": source, "nan_epoch": np.nan,
-                         "test_accuracy": accuracy(e), "test_entropy": entropy(e), "test_loss": loss(e)})
-
-
-def constant(value):
-    return lambda e: np.full(len(e), float(value))
+from made_up_logs import linear, run_log
 
 
 def hundredths(e):
@@ -30,13 +21,13 @@ def case():
     """The original: GMVAE runs with accuracy 0.500 and 0.600, loss 1.00e+02 and 1.03e+02, and a third
     in between that stops at epoch 5. Ours: seed 0 just inside each widened edge, seed 1 just outside."""
     theirs = pd.concat([
-        long_log("gmvae", 0, 12, constant(0.5), constant(0.2), constant(100.0), "original"),
-        long_log("gmvae", 1, 12, constant(0.6), constant(0.3), constant(103.0), "original"),
-        long_log("gmvae", 2, 5, constant(0.55), constant(0.25), constant(101.0), "original"),
+        run_log("gmvae", 0, 12, accuracy=0.5, entropy=0.2, loss=100.0, source="original"),
+        run_log("gmvae", 1, 12, accuracy=0.6, entropy=0.3, loss=103.0, source="original"),
+        run_log("gmvae", 2, 5, accuracy=0.55, entropy=0.25, loss=101.0, source="original"),
     ])
     ours = pd.concat([
-        long_log("gmvae", 0, 10, constant(0.6004), constant(0.25), lambda e: 99.6 + 0 * e, "ours"),
-        long_log("gmvae", 1, 10, constant(0.6006), constant(0.25), lambda e: 99.4 + 0.01 * e, "ours"),
+        run_log("gmvae", 0, 10, accuracy=0.6004, entropy=0.25, loss=99.6),
+        run_log("gmvae", 1, 10, accuracy=0.6006, entropy=0.25, loss=linear(99.4, 0.01)),
     ])
     return ours, theirs
 
@@ -91,7 +82,7 @@ def test_the_mean_is_over_the_seeds_that_reached_the_epoch(case):
 
 def test_models_without_an_original_counterpart_are_left_out(case):
     ours, theirs = case
-    extra = long_log("m2_iaf", 0, 10, constant(0.1), constant(2.3), constant(90.0), "ours")
+    extra = run_log("m2_iaf", 0, 10, accuracy=0.1, entropy=2.3, loss=90.0)
     table = fidelity.fidelity_table(pd.concat([ours, extra]), theirs)
     assert set(table["run_name"]) == {"gmvae"}
     assert fidelity.fidelity_table(ours.iloc[0:0], theirs).empty
@@ -106,7 +97,7 @@ def test_markdown_rows_mark_what_is_outside(case):
 
 def test_claims_against_the_original(case):
     ours, theirs = case
-    modified = long_log("modified_m2", 0, 300, constant(0.6), constant(0.1), constant(97.0), "original")
+    modified = run_log("modified_m2", 0, 300, accuracy=0.6, entropy=0.1, loss=97.0, source="original")
     modified["nan_epoch"] = 228.0
     table = claims.claims_table(ours, pd.concat([theirs, modified]))
     verdicts = dict(zip(table["claim"], table["verdict"]))
@@ -129,8 +120,8 @@ def test_claims_without_the_original_keep_the_post_claims_only(case):
 
 def test_models_come_in_the_posts_order_whatever_order_the_logs_were_read_in(case):
     ours, theirs = case
-    m2 = long_log("m2", 0, 10, constant(0.11), constant(2.3), constant(95.0), "ours")
-    m2_theirs = long_log("m2", 0, 10, constant(0.11), constant(2.3), constant(95.0), "original")
+    m2 = run_log("m2", 0, 10, accuracy=0.11, entropy=2.3, loss=95.0)
+    m2_theirs = run_log("m2", 0, 10, accuracy=0.11, entropy=2.3, loss=95.0, source="original")
     table = fidelity.fidelity_table(pd.concat([ours, m2]), pd.concat([theirs, m2_theirs]))
     assert list(dict.fromkeys(table["run_name"])) == ["m2", "gmvae"]
 
@@ -229,13 +220,10 @@ def test_the_p_value_of_samples_too_large_for_every_split_repeats():
 
 def test_the_distribution_table_takes_each_epochs_own_values():
     """Values that grow with the epoch (and differ by seed): a row of the wrong epoch has the wrong mean."""
-    def rising(offset):
-        return lambda e: offset + e / 1000
-
-    ours = pd.concat([long_log("gmvae", s, 200, rising(0.01 * s), constant(0.2), constant(95.0), "ours")
+    ours = pd.concat([run_log("gmvae", s, 200, accuracy=linear(0.01 * s, 0.001), entropy=0.2, loss=95.0)
                       for s in range(3)])
-    theirs = pd.concat([long_log("gmvae", s, 160, rising(0.02 * s), constant(0.2), constant(95.0), "original")
-                        for s in range(4)])
+    theirs = pd.concat([run_log("gmvae", s, 160, accuracy=linear(0.02 * s, 0.001), entropy=0.2, loss=95.0,
+                                source="original") for s in range(4)])
     table = fidelity.distribution_table(ours, theirs)
     accuracy = table[table["metric"] == "accuracy"].set_index("epoch")
     assert list(accuracy.index) == [50, 100, 150]  # the original reaches 160, so no 200
@@ -249,13 +237,9 @@ def test_the_distribution_table_takes_each_epochs_own_values():
 # ---- claims at the horizon ----
 
 def modified_runs(name, nan_epochs, epochs):
-    frames = []
-    for seed, nan_epoch in enumerate(nan_epochs):
-        log = long_log(name, seed, epochs if nan_epoch is None else nan_epoch, constant(0.6), constant(0.1),
-                       constant(97.0), "ours")
-        log["nan_epoch"] = np.nan if nan_epoch is None else float(nan_epoch)
-        frames.append(log)
-    return pd.concat(frames)
+    """One run per entry of ``nan_epochs``: to that NaN epoch, or to ``epochs`` where it is None."""
+    return pd.concat([run_log(name, seed, epochs if nan_epoch is None else nan_epoch, accuracy=0.6, entropy=0.1,
+                              loss=97.0, nan_epoch=nan_epoch) for seed, nan_epoch in enumerate(nan_epochs)])
 
 
 def claim_row(df, claim, original=None):
@@ -293,8 +277,8 @@ def test_the_clipping_conjecture_without_clipped_runs_is_not_reached():
 
 def gmvae_runs(final_accuracies, epochs, source="ours"):
     """GMVAE replicates whose accuracy rises linearly to its final value at ``epochs``."""
-    return pd.concat([long_log("gmvae", s, epochs, lambda e, a=a: a * e / epochs, constant(0.1), constant(95.0), source)
-                      for s, a in enumerate(final_accuracies)])
+    return pd.concat([run_log("gmvae", s, epochs, accuracy=lambda e, a=a: a * e / epochs, entropy=0.1, loss=95.0,
+                              source=source) for s, a in enumerate(final_accuracies)])
 
 
 FIVE_OF_SIX = "By epoch 1000, five of six GMVAE replicates are above 80 % accuracy"
@@ -402,9 +386,9 @@ def test_the_share_against_one_original_run_and_0_80_on_the_not_above_side():
 
 def test_the_distribution_table_keeps_one_run_a_side_and_drops_an_epoch_without_values():
     """One run of ours (NaN from epoch 150 on) against one original run: rows at 50 and 100 only, n = 1 each."""
-    ours = long_log("gmvae", 0, 200, constant(0.8), constant(0.1), constant(95.0), "ours")
+    ours = run_log("gmvae", 0, 200, accuracy=0.8, entropy=0.1, loss=95.0)
     ours.loc[ours["epoch"] >= 150, "test_accuracy"] = np.nan
-    theirs = long_log("gmvae", 0, 200, constant(0.7), constant(0.1), constant(95.0), "original")
+    theirs = run_log("gmvae", 0, 200, accuracy=0.7, entropy=0.1, loss=95.0, source="original")
     accuracy = fidelity.distribution_table(ours, theirs)
     accuracy = accuracy[accuracy["metric"] == "accuracy"]
     assert list(accuracy["epoch"]) == [50, 100]
@@ -412,19 +396,19 @@ def test_the_distribution_table_keeps_one_run_a_side_and_drops_an_epoch_without_
 
 
 def test_a_run_on_the_widened_edge_of_the_originals_range_is_inside():
-    theirs = pd.concat([long_log("gmvae", s, 50, constant(a), constant(0.1), constant(95.0), "original")
+    theirs = pd.concat([run_log("gmvae", s, 50, accuracy=a, entropy=0.1, loss=95.0, source="original")
                         for s, a in enumerate((0.5, 0.6))])
-    probe = long_log("gmvae", 0, 50, constant(0.55), constant(0.1), constant(95.0), "ours")
+    probe = run_log("gmvae", 0, 50, accuracy=0.55, entropy=0.1, loss=95.0)
     row = fidelity.distribution_table(probe, theirs).iloc[0]
     assert (row["low"], row["high"]) == pytest.approx((0.4995, 0.6005))  # half a unit of 5.00e-01 and 6.00e-01
-    on_edges = pd.concat([long_log("gmvae", s, 50, constant(edge), constant(0.1), constant(95.0), "ours")
+    on_edges = pd.concat([run_log("gmvae", s, 50, accuracy=edge, entropy=0.1, loss=95.0)
                           for s, edge in enumerate((row["low"], row["high"]))])
     assert fidelity.distribution_table(on_edges, theirs).iloc[0]["inside"]
 
 
 def test_no_model_in_common_gives_an_empty_table_with_its_columns():
-    ours = long_log("m2_iaf", 0, 10, constant(0.2), constant(2.0), constant(90.0), "ours")
-    theirs = long_log("gmvae", 0, 10, constant(0.7), constant(0.1), constant(95.0), "original")
+    ours = run_log("m2_iaf", 0, 10, accuracy=0.2, entropy=2.0, loss=90.0)
+    theirs = run_log("gmvae", 0, 10, accuracy=0.7, entropy=0.1, loss=95.0, source="original")
     for table, columns in ((fidelity.fidelity_table(ours, theirs), fidelity.COLUMNS),
                            (fidelity.distribution_table(ours, theirs), fidelity.DISTRIBUTION_COLUMNS)):
         assert table.empty and list(table.columns) == columns
@@ -433,11 +417,11 @@ def test_no_model_in_common_gives_an_empty_table_with_its_columns():
 def test_epochs_past_the_originals_logs_are_left_out_and_a_value_on_the_upper_edge_is_inside():
     """The original logs 12 epochs; ours 20, at exactly the widened upper edge of the original's accuracy: epochs 1,
     5, 10 and the original's last, 12, are compared (not 20, which the original never logged) and each is inside."""
-    theirs = pd.concat([long_log("gmvae", s, 12, constant(a), constant(0.1), constant(95.0), "original")
+    theirs = pd.concat([run_log("gmvae", s, 12, accuracy=a, entropy=0.1, loss=95.0, source="original")
                         for s, a in enumerate((0.5, 0.6))])
-    high = fidelity.fidelity_table(long_log("gmvae", 0, 12, constant(0.55), constant(0.1), constant(95.0), "ours"),
+    high = fidelity.fidelity_table(run_log("gmvae", 0, 12, accuracy=0.55, entropy=0.1, loss=95.0),
                                    theirs).iloc[0]["high"]
-    table = fidelity.fidelity_table(long_log("gmvae", 0, 20, constant(high), constant(0.1), constant(95.0), "ours"),
+    table = fidelity.fidelity_table(run_log("gmvae", 0, 20, accuracy=high, entropy=0.1, loss=95.0),
                                     theirs)
     accuracy = table[(table["metric"] == "accuracy") & (table["run"] == "seed 0")]
     assert list(accuracy["epoch"]) == [1, 5, 10, 12] and accuracy["inside"].all() and accuracy["inside_last5"].all()
@@ -448,21 +432,21 @@ def test_the_last_compared_epoch_is_the_last_that_most_of_the_originals_runs_log
     two of three log epoch 11, one epoch 12. Ours, rising by 0.01 an epoch, runs to 30: compared at 1, 5, 10 and 11,
     where our accuracy is 0.11 against the original's 0.6 and 0.7 at 11. Ours to 8 is compared at its own last.
     Against two runs that stop at 10 and 15, one of two is not most: the last compared epoch is 10."""
-    theirs = pd.concat([long_log("modified_m2", s, epochs, constant(a), constant(0.1), constant(95.0), "original")
+    theirs = pd.concat([run_log("modified_m2", s, epochs, accuracy=a, entropy=0.1, loss=95.0, source="original")
                         for s, (epochs, a) in enumerate(((10, 0.5), (11, 0.6), (15, 0.7)))])
-    table = fidelity.fidelity_table(long_log("modified_m2", 0, 30, hundredths, constant(0.1), constant(95.0), "ours"),
+    table = fidelity.fidelity_table(run_log("modified_m2", 0, 30, accuracy=hundredths, entropy=0.1, loss=95.0),
                                     theirs)
     accuracy = table[table["metric"] == "accuracy"].set_index("epoch")
     assert list(accuracy.index) == [1, 5, 10, 11]
     assert accuracy.loc[11, ["ours", "original_runs", "original_min", "original_max"]].tolist() == pytest.approx(
         [0.11, 2, 0.6, 0.7])
-    short = fidelity.fidelity_table(long_log("modified_m2", 0, 8, hundredths, constant(0.1), constant(95.0), "ours"), theirs)
+    short = fidelity.fidelity_table(run_log("modified_m2", 0, 8, accuracy=hundredths, entropy=0.1, loss=95.0), theirs)
     assert sorted(set(short["epoch"])) == [1, 5, 8]
     verdict = claims._inside_verdict(table, "modified_m2")
     assert verdict == ("epoch 11: accuracy seed 0 0.1100 outside 0.5995-0.7005", "not supported")
-    halves = pd.concat([long_log("modified_m2", s, epochs, constant(0.5), constant(0.1), constant(95.0), "original")
+    halves = pd.concat([run_log("modified_m2", s, epochs, accuracy=0.5, entropy=0.1, loss=95.0, source="original")
                         for s, epochs in enumerate((10, 15))])
-    table = fidelity.fidelity_table(long_log("modified_m2", 0, 30, hundredths, constant(0.1), constant(95.0), "ours"),
+    table = fidelity.fidelity_table(run_log("modified_m2", 0, 30, accuracy=hundredths, entropy=0.1, loss=95.0),
                                     halves)
     assert sorted(set(table["epoch"])) == [1, 5, 10]
 
@@ -473,11 +457,11 @@ def test_the_last_compared_epoch_on_ragged_original_logs():
     10, 11 and 20 against ours to 20: the fixed epoch 20, which one original run logged, besides the last compared,
     11."""
     def compared(ours_epochs, theirs):
-        ours = long_log("gmvae", 0, ours_epochs, hundredths, constant(0.1), constant(95.0), "ours")
+        ours = run_log("gmvae", 0, ours_epochs, accuracy=hundredths, entropy=0.1, loss=95.0)
         return sorted(set(fidelity.fidelity_table(ours, theirs)["epoch"]))
 
     def original(seed, epochs):
-        return long_log("gmvae", seed, epochs, constant(0.5), constant(0.1), constant(95.0), "original")
+        return run_log("gmvae", seed, epochs, accuracy=0.5, entropy=0.1, loss=95.0, source="original")
 
     assert compared(10, original(0, 3).query("epoch == 3")) == [3]
     assert compared(10, pd.concat([original(0, 3), original(1, 6).query("epoch >= 4")])) == [1, 5]

@@ -17,6 +17,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from gmvae.reporting import claims, plots  # noqa: E402
+from made_up_logs import run_log  # noqa: E402
 from test_plots import modified_log, write_run  # noqa: E402
 
 EPOCHS = np.arange(1, 7)
@@ -123,16 +124,6 @@ def test_the_confusion_rows_are_sorted_by_their_digit_ties_by_cluster_and_empty_
 # ------------------------------------------------------------------------------------- claims
 
 
-def log(run_name, *, epochs=3, seed=0, entropy=1.0, accuracy=0.5, loss=100.0, nan_epoch=None) -> pd.DataFrame:
-    """A run's test columns, constant over its epochs; a run that turned NaN has NaN in its last row."""
-    frame = pd.DataFrame({"run_name": run_name, "seed": seed, "epoch": np.arange(1, epochs + 1), "k": 10,
-                          "nan_epoch": np.nan if nan_epoch is None else float(nan_epoch),
-                          "test_entropy": entropy, "test_accuracy": accuracy, "test_loss": loss})
-    if nan_epoch is not None:
-        frame.loc[frame["epoch"] == nan_epoch, ["test_entropy", "test_accuracy", "test_loss"]] = np.nan
-    return frame
-
-
 UNIFORM, MAJORITY, FAR_BETTER, BEST = ("M2's q(y|x) becomes uniform", "M2's cluster accuracy falls to the majority-class rate",
                                        "Modified M2 clusters far better than M2", "GMVAE clusters best")
 LOWEST, HIGHEST = "M2 reaches the lowest variational loss", "Modified M2 has the highest variational loss"
@@ -140,36 +131,36 @@ NAN = "Modified M2 turns NaN after a few hundred epochs"
 
 
 @pytest.mark.parametrize("logs, claim, measured, verdict", [
-    pytest.param([log("m2", entropy=2.2001)], UNIFORM, "M2 H(y|x) 2.200 nats (epoch 3, 1 run)", "supported",
+    pytest.param([run_log("m2", entropy=2.2001)], UNIFORM, "M2 H(y|x) 2.200 nats (epoch 3, 1 run)", "supported",
                  id="entropy above 2.2"),
-    pytest.param([log("m2", entropy=2.2)], UNIFORM, "M2 H(y|x) 2.200 nats (epoch 3, 1 run)", "not supported",
+    pytest.param([run_log("m2", entropy=2.2)], UNIFORM, "M2 H(y|x) 2.200 nats (epoch 3, 1 run)", "not supported",
                  id="entropy 2.2"),
-    pytest.param([log("m2", accuracy=0.1999)], MAJORITY, "M2 accuracy 0.200 (epoch 3, 1 run)", "supported",
+    pytest.param([run_log("m2", accuracy=0.1999)], MAJORITY, "M2 accuracy 0.200 (epoch 3, 1 run)", "supported",
                  id="accuracy below 0.2"),
-    pytest.param([log("m2", accuracy=0.2)], MAJORITY, "M2 accuracy 0.200 (epoch 3, 1 run)", "not supported",
+    pytest.param([run_log("m2", accuracy=0.2)], MAJORITY, "M2 accuracy 0.200 (epoch 3, 1 run)", "not supported",
                  id="accuracy 0.2"),
-    pytest.param([log("m2", accuracy=0.25), log("modified_m2", accuracy=0.4501)], FAR_BETTER,
+    pytest.param([run_log("m2", accuracy=0.25), run_log("modified_m2", accuracy=0.4501)], FAR_BETTER,
                  "0.450 - 0.250 = +0.200", "supported", id="gap above 0.2"),
-    pytest.param([log("m2", accuracy=0.25), log("modified_m2", accuracy=0.45)], FAR_BETTER,
+    pytest.param([run_log("m2", accuracy=0.25), run_log("modified_m2", accuracy=0.45)], FAR_BETTER,
                  "0.450 - 0.250 = +0.200", "not supported", id="gap 0.2"),          # 0.45 - 0.25 == 0.2 in floats
-    pytest.param([log("m2", accuracy=0.2), log("modified_m2", accuracy=0.6), log("gmvae", accuracy=0.6001)], BEST,
+    pytest.param([run_log("m2", accuracy=0.2), run_log("modified_m2", accuracy=0.6), run_log("gmvae", accuracy=0.6001)], BEST,
                  "M2 0.200, modified M2 0.600, GMVAE 0.600", "supported", id="GMVAE just best"),
-    pytest.param([log("m2", accuracy=0.2), log("modified_m2", accuracy=0.6), log("gmvae", accuracy=0.6)], BEST,
+    pytest.param([run_log("m2", accuracy=0.2), run_log("modified_m2", accuracy=0.6), run_log("gmvae", accuracy=0.6)], BEST,
                  "M2 0.200, modified M2 0.600, GMVAE 0.600", "not supported", id="GMVAE tied"),
-    pytest.param([log("m2", loss=90.0), log("modified_m2", loss=110.0), log("gmvae", loss=90.0)], LOWEST,
+    pytest.param([run_log("m2", loss=90.0), run_log("modified_m2", loss=110.0), run_log("gmvae", loss=90.0)], LOWEST,
                  "M2 90.000, modified M2 110.000, GMVAE 90.000", "not supported", id="M2 tied lowest"),
-    pytest.param([log("m2", loss=90.0), log("modified_m2", loss=110.0), log("gmvae", loss=110.0)], HIGHEST,
+    pytest.param([run_log("m2", loss=90.0), run_log("modified_m2", loss=110.0), run_log("gmvae", loss=110.0)], HIGHEST,
                  "M2 90.000, modified M2 110.000, GMVAE 110.000", "not supported", id="modified M2 tied highest"),
-    pytest.param([log("modified_m2", epochs=100, nan_epoch=100)], NAN, "NaN at epoch 100 (1 of 1 runs)", "supported",
+    pytest.param([run_log("modified_m2", epochs=100, nan_epoch=100)], NAN, "NaN at epoch 100 (1 of 1 runs)", "supported",
                  id="NaN at 100"),
-    pytest.param([log("modified_m2", epochs=99, nan_epoch=99)], NAN, "NaN at epoch 99 (1 of 1 runs)", "not supported",
+    pytest.param([run_log("modified_m2", epochs=99, nan_epoch=99)], NAN, "NaN at epoch 99 (1 of 1 runs)", "not supported",
                  id="NaN at 99"),
-    pytest.param([log("modified_m2", epochs=250, nan_epoch=250), log("modified_m2", seed=1, epochs=99, nan_epoch=99),
-                  log("modified_m2", seed=2, epochs=300)], NAN, "NaN at epoch 99, 250 (2 of 3 runs)", "not supported",
+    pytest.param([run_log("modified_m2", epochs=250, nan_epoch=250), run_log("modified_m2", seed=1, epochs=99, nan_epoch=99),
+                  run_log("modified_m2", seed=2, epochs=300)], NAN, "NaN at epoch 99, 250 (2 of 3 runs)", "not supported",
                  id="the earliest NaN decides"),
-    pytest.param([log("modified_m2", epochs=300)], NAN, "no NaN in 1 run up to epoch 300", "not supported",
+    pytest.param([run_log("modified_m2", epochs=300)], NAN, "no NaN in 1 run up to epoch 300", "not supported",
                  id="300 epochs without NaN"),
-    pytest.param([log("modified_m2", epochs=299)], NAN, "no NaN in 1 run up to epoch 299", "not reached",
+    pytest.param([run_log("modified_m2", epochs=299)], NAN, "no NaN in 1 run up to epoch 299", "not reached",
                  id="299 epochs without NaN"),
 ])
 def test_each_claim_at_the_edge_of_its_threshold(logs, claim, measured, verdict):
