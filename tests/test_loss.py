@@ -1,4 +1,4 @@
-"""The loss against an independent numpy computation of DESIGN.md's formula, term by term."""
+"""The loss against an independent numpy computation of the formula in `gmvae.loss`'s docstring, term by term."""
 
 import numpy as np
 import pytest
@@ -29,7 +29,7 @@ def randomise_biases(model, seed=0):
             v.assign(rng.normal(size=v.shape).astype(np.float32))
 
 
-# ---- the formula in numpy, written from DESIGN.md section 2 without TensorFlow Probability ----
+# ---- the formula in numpy, written from `gmvae.loss`'s docstring without TensorFlow Probability ----
 
 def dense(layer, *parts, activation=None):
     out = np.concatenate([np.broadcast_to(p, np.broadcast_shapes(*(q.shape[:-1] for q in parts)) + p.shape[-1:])

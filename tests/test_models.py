@@ -171,7 +171,7 @@ def test_flow_moves_the_gaussian_sample_and_its_weights_are_trained():
         assert np.abs(gradient.numpy()).max() > 0, v.name
 
 
-# ---- the post's sizes (DESIGN.md section 2), at full size and by literal ----
+# ---- the post's sizes (the models' docstring), at full size and by literal ----
 
 RELU, SOFTPLUS, LINEAR = tf.nn.relu, tf.nn.softplus, None
 

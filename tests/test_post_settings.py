@@ -1,4 +1,4 @@
-"""The post's settings, written out as literals (DESIGN.md sections 1-2, the original's code and logs), held
+"""The post's settings, written out as literals (the post, the original's code and logs), held
 against the configuration's defaults and every profile that claims the post's schedule.
 
 The model sizes are in tests/test_models.py; here only the schedule.

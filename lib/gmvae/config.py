@@ -1,4 +1,4 @@
-"""One training configuration, with the post's settings as defaults (DESIGN.md section 2)."""
+"""One training configuration, with the post's settings as defaults (the original's code)."""
 
 from __future__ import annotations
 

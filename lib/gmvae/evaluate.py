@@ -1,6 +1,6 @@
 """Scoring a model on a set of images, and what the notebooks ask of a trained model.
 
-Evaluation binarizes afresh, as training does (DESIGN.md section 2), so a score is itself a
+Evaluation binarizes afresh, as training does (`data.py`), so a score is itself a
 one-sample estimate; its noise comes from the seed it is given.
 """
 

@@ -3,7 +3,7 @@
     L(x) = sum_y q(y|x) [ -log p(x|z_y, y) + log q(z_y|x,y) - log p(z_y|y) ] + KL(q(y|x) || p(y))
            \\______________ reconstruction ____________/   \\______ KL over z ______/   \\_ KL over y _/
 
-with z_y one reparameterised sample of q(z|x,y) for each of the K values of y (DESIGN.md section 2).
+with z_y one reparameterised sample of q(z|x,y) for each of the K values of y.
 The KL over z is the single-sample estimate the original used; the KL over y is exact. log q(z_y|x,y)
 comes with the sample (`experimental_sample_and_log_prob`): for a flow posterior it is computed along
 the sample's own path in one pass, where `log_prob(z_y)` might invert the flow one coordinate at a
@@ -36,7 +36,7 @@ def every_category(k: int) -> tf.Tensor:
 
 
 def negative_elbo(model, x, seed) -> ELBOTerms:
-    """The loss of DESIGN.md for a batch x [B, 784] of binary images; `seed` is a stateless [2] seed."""
+    """The loss above for a batch x [B, 784] of binary images; `seed` is a stateless [2] seed."""
     q_y = model.q_y(x)                                   # batch [B]
     y = every_category(model.k)
     q_z = model.q_z(x, y)                                # batch [K, B]

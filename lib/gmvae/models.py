@@ -1,6 +1,6 @@
 """The three models of the post, and M2 with a flow posterior, written as TensorFlow Probability distributions.
 
-The post's three share the inference side (DESIGN.md section 2)
+The post's three share the inference side
 
     q(y|x)   = Categorical(logits = f(x)),                      f: 784 -> 512 -> 512 -> K
     q(z|x,y) = N(m(x,y), diag v(x,y)),  v = softplus(.),        m, v: [x, onehot(y)] -> 512 -> 512 -> z

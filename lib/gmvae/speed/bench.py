@@ -22,7 +22,7 @@ an AVX2 processor without AVX-512, about 83 ms per float32 step against 150 ms f
 the bound of 1.1-1.3, an epoch about 47 s; there mixed_bfloat16 is slower than float32 (about 100 ms), as
 bfloat16 is not native. Timings vary by some 10 % from run to run, and much more when other processes share
 the cores (load_average_1min tells). --breakdown adds the step's parts timed alone (matmuls at the step's
-shapes, the Bernoulli likelihood, the rest; README.md has a table).
+shapes, the Bernoulli likelihood, the rest; docs/performance.md has a table).
 One JSON line per model, (K, batch size) and precision, naming the processor.
 """
 
