@@ -301,6 +301,22 @@ def test_redraw_figures(results, capsys):
         figures.redraw_figures(results / "nowhere")
 
 
+def test_redraw_rewrites_the_readme_claims_table_between_its_markers_and_nothing_else(tmp_path):
+    results = tmp_path / "repo" / "results"
+    write_run(results, "m2", 0, m2_log())
+    readme = results.parent / "README.md"
+    before, after = "# Title\n\ntext before\n\n", "\n\ntext after\n"
+    readme.write_text(f"{before}{tables.README_CLAIMS_START}\n| stale |\n{tables.README_CLAIMS_END}{after}")
+    report = figures.redraw_figures(results, verbose=False)
+    claims = pd.read_csv(results / "claims.csv")
+    table = tables.markdown_table(claims[["section", "claim", "measured", "verdict"]])
+    assert readme.read_text() == f"{before}{tables.README_CLAIMS_START}\n{table}{tables.README_CLAIMS_END}{after}"
+    assert "| 1 M2 | M2's q(y\\|x) becomes uniform | M2 H(y\\|x) " in table and readme in report["tables"]
+    readme.write_text("no markers here\n")  # a README without the table's markers is left as it is
+    assert readme not in figures.redraw_figures(results, verbose=False)["tables"]
+    assert readme.read_text() == "no markers here\n"
+
+
 def test_redraw_writes_the_fidelity_of_kept_runs_in_their_own_section(results):
     write_run(results / "earlier" / "shuffled_first_pass", "m2", 0, m2_log())
     figures.redraw_figures(results, verbose=False)

@@ -29,6 +29,30 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+# README.md's claims table sits between these lines; `make figures` rewrites it from results/claims.csv.
+README_CLAIMS_START = "<!-- the claims table: `make figures` writes it from results/claims.csv -->"
+README_CLAIMS_END = "<!-- end of the claims table -->"
+
+
+def readme_claims_markdown(claims: pd.DataFrame) -> str:
+    """The claims table as README shows it: without the rules, which results/claims.md keeps."""
+    return markdown_table(claims.drop(columns="rule"))
+
+
+def update_readme_claims(readme: Path, claims: pd.DataFrame) -> bool:
+    """Rewrite the claims table between README_CLAIMS_START and README_CLAIMS_END in ``readme``; False, and
+    nothing written, if the file or either marker is missing (a results folder outside the repository)."""
+    text = readme.read_text() if readme.is_file() else ""
+    if README_CLAIMS_START not in text or README_CLAIMS_END not in text:
+        return False
+    head, rest = text.split(README_CLAIMS_START, 1)
+    tail = rest.split(README_CLAIMS_END, 1)[1]
+    new = f"{head}{README_CLAIMS_START}\n{readme_claims_markdown(claims)}{README_CLAIMS_END}{tail}"
+    if new != text:
+        runs.atomic_write_text(readme, new)
+    return True
+
+
 def _runs_in_post_order(df: pd.DataFrame) -> list:
     """[((run_name, seed), its rows)] of :func:`plots.load_runs` logs, in the post's order of the models, then
     by seed."""
