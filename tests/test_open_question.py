@@ -50,6 +50,14 @@ def test_the_last_epoch_and_the_mean_over_seeds_decide():
     assert got == "undecided" and "I(x; y) 0.110 nats" in measured and "2 runs" in measured
 
 
+def test_models_are_judged_at_the_last_epoch_all_of_them_reached():
+    """M2 to epoch 6, using y only from epoch 4; the flow variant to 3: M2 is judged at 3, where y is unused."""
+    m2 = run("m2", information=[0.0, 0.0, 0.0, 1.5, 1.5, 1.5], accuracy=0.5, epochs=6)
+    assert verdict(m2)[M2] == ("I(x; y) 1.500 nats, accuracy 0.500 (epoch 6, 1 run)", "y used")
+    assert verdict(m2, run("m2_iaf", 0.0, 0.1))[M2] == ("I(x; y) 0.000 nats, accuracy 0.500 (epoch 3, 1 run)",
+                                                        "y unused")
+
+
 def test_a_log_without_the_information_column_falls_back_on_its_bound():
     """Logs written before I(x; y) was logged: I <= ln K - H(y|x), which decides "unused" at H = ln 10."""
     uniform = run("m2", np.nan, 0.1135, entropy=2.3025)
