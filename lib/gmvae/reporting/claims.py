@@ -49,7 +49,7 @@ def _final_mean(df, run_name, column):
     return float(f[column].mean()), sorted(set(f["epoch"])), len(f)
 
 
-def _last_common_epoch(df, run_names, column):
+def _last_epoch_every_model_reached(df, run_names, column):
     """The last epoch that every one of ``run_names`` with a finite ``column`` reached (in its longest run), or
     None: where models trained for different numbers of epochs (modified M2 to 300, the others to 200) are
     compared."""
@@ -63,8 +63,8 @@ def _up_to(df, epoch):
 
 def _common_epoch_means(df, run_names, column):
     """({run_name: mean over its replicates, None without a log}, the epoch): each model at
-    :func:`_last_common_epoch`, a run that ended before it at its last finite value."""
-    common = _last_common_epoch(df, run_names, column)
+    :func:`_last_epoch_every_model_reached`, a run that ended before it at its last finite value."""
+    common = _last_epoch_every_model_reached(df, run_names, column)
     return {r: _final_mean(_up_to(df, common), r, column)[0] for r in run_names}, common
 
 
@@ -231,7 +231,7 @@ def open_question_table(df: pd.DataFrame) -> pd.DataFrame:
     """The post's open question, one row per model of OPEN_QUESTION_RUNS that has logs in ``df``, each at the
     last epoch all of them reached (M2 trains to 200 in the post profile, its variants to 50)."""
     present = [r for r in OPEN_QUESTION_RUNS if len(df) and (df["run_name"] == r).any()]
-    upto = _up_to(df, _last_common_epoch(df, present, "test_entropy"))
+    upto = _up_to(df, _last_epoch_every_model_reached(df, present, "test_entropy"))
     rows = [{"section": "5 open question", "claim": f"{OPEN_QUESTION_RUNS[run_name]}: does x inform y?",
              "rule": Y_USAGE_RULE, **dict(zip(("measured", "verdict"), _y_usage(upto, run_name)))}
             for run_name in present]
