@@ -105,7 +105,9 @@ def test_claims_against_the_original(case):
     assert verdicts["Our GMVAE lies inside the original's range at the last epoch both logged"] == "not supported"
     assert "seed 1" in measured["Our GMVAE lies inside the original's range at the last epoch both logged"]
     assert "seed 0" not in measured["Our GMVAE lies inside the original's range at the last epoch both logged"]
-    assert verdicts["Our M2 lies inside the original's range at the last epoch both logged"] == "not reached"
+    assert (measured["Our M2 lies inside the original's range at the last epoch both logged"],
+            verdicts["Our M2 lies inside the original's range at the last epoch both logged"]) == (
+        "no epoch that both ours and the original logged", "not reached")
     nan_claim = "Modified M2 turns NaN after a few hundred epochs, in the original's logs"
     assert (measured[nan_claim], verdicts[nan_claim]) == ("NaN at epoch 228 (1 of 1 runs)", "supported")
     inside = ours[ours["seed"] == 0]
@@ -347,6 +349,21 @@ def test_the_clipping_row_counts_the_epochs_whose_largest_gradient_norm_exceeded
     df = pd.concat([modified_runs("modified_m2", (None, None), 300), clipped])
     assert claim_row(df, CLIPPING)[0].endswith("largest gradient norm 481 against the threshold 480: "
                                                "exceeded in 1 of 600 epochs")  # 480 itself is not clipped
+
+
+def test_the_clipping_row_counts_only_the_epochs_that_logged_both_the_norm_and_the_threshold():
+    """A log begun before the gradient norms were logged holds NaN there: those epochs are neither counted nor
+    compared; logs without the columns, or with no norm in them, say nothing about the threshold."""
+    unclipped = modified_runs("modified_m2", (None, None), 300)
+    clipped = modified_runs("modified_m2_clip", (None, None), 300).assign(grad_norm_max=100.0, clip_norm=480.0)
+    clipped.loc[clipped["epoch"] <= 20, "grad_norm_max"] = np.nan
+    clipped.loc[(clipped["seed"] == 0) & (clipped["epoch"] > 290), "clip_norm"] = np.nan
+    assert claim_row(pd.concat([unclipped, clipped]), CLIPPING)[0].endswith(
+        "largest gradient norm 100 against the threshold 480: exceeded in 0 of 550 epochs")
+    for clipped in (modified_runs("modified_m2_clip", (None, None), 300),
+                    modified_runs("modified_m2_clip", (None, None), 300).assign(grad_norm_max=np.nan, clip_norm=480.0)):
+        assert claim_row(pd.concat([unclipped, clipped]), CLIPPING) == (
+            "unclipped: no NaN in 2 runs; clipped: no NaN in 2 runs, shortest run 300 epochs", "not testable")
 
 
 def test_the_clipping_row_with_clipped_runs_only_counts_no_unclipped_run():
