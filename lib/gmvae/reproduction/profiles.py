@@ -96,7 +96,7 @@ PROFILES = {
                     "200, modified M2 x3 to epoch 300 (past the original's NaN epochs) and x3 with clipped "
                     "gradients, M2 x4 to epoch 200",
         expected_time="about 14 hours on 2 cores of an AMD EPYC with avx512_bf16, two runs at a time (3,800 "
-                      "epochs at 22 to 29 s an epoch on one core: results/training_time.md); a cluster spreads it",
+                      "epochs at 22 to 36 s an epoch on one core: results/training_time.md); a cluster spreads it",
         seeds={"gmvae": (0, 1, 2, 3, 4, 5), "modified_m2": (0, 1, 2), **_POST_CLIPPED, "m2": (0, 1, 2, 3)},
         base=TrainConfig(epochs=200),
         variants=_VARIANTS,
