@@ -312,9 +312,10 @@ def test_redraw_rewrites_the_readme_claims_table_between_its_markers_and_nothing
     table = tables.markdown_table(claims[["section", "claim", "measured", "verdict"]])
     assert readme.read_text() == f"{before}{tables.README_CLAIMS_START}\n{table}{tables.README_CLAIMS_END}{after}"
     assert "| 1 M2 | M2's q(y\\|x) becomes uniform | M2 H(y\\|x) " in table and readme in report["tables"]
-    readme.write_text("no markers here\n")  # a README without the table's markers is left as it is
-    assert readme not in figures.redraw_figures(results, verbose=False)["tables"]
-    assert readme.read_text() == "no markers here\n"
+    for text in ("no markers here\n", f"{tables.README_CLAIMS_END}\n{tables.README_CLAIMS_START}\n"):
+        readme.write_text(text)  # a README without the table's markers, or with them swapped, is left as it is
+        assert readme not in figures.redraw_figures(results, verbose=False)["tables"]
+        assert readme.read_text() == text
 
 
 def test_redraw_writes_the_fidelity_of_kept_runs_in_their_own_section(results):

@@ -41,12 +41,13 @@ def readme_claims_markdown(claims: pd.DataFrame) -> str:
 
 def update_readme_claims(readme: Path, claims: pd.DataFrame) -> bool:
     """Rewrite the claims table between README_CLAIMS_START and README_CLAIMS_END in ``readme``; False, and
-    nothing written, if the file or either marker is missing (a results folder outside the repository)."""
+    nothing written, if the file is missing or lacks the markers in that order (a results folder outside the
+    repository)."""
     text = readme.read_text() if readme.is_file() else ""
-    if README_CLAIMS_START not in text or README_CLAIMS_END not in text:
+    head, start, rest = text.partition(README_CLAIMS_START)
+    _, end, tail = rest.partition(README_CLAIMS_END)
+    if not (start and end):
         return False
-    head, rest = text.split(README_CLAIMS_START, 1)
-    tail = rest.split(README_CLAIMS_END, 1)[1]
     new = f"{head}{README_CLAIMS_START}\n{readme_claims_markdown(claims)}{README_CLAIMS_END}{tail}"
     if new != text:
         runs.atomic_write_text(readme, new)
