@@ -54,6 +54,8 @@ def test_every_problem_is_named_at_once_and_the_smallest_good_values_pass():
     ({"model": "m2", "kl_y_weight": 0.0}, "m2_eta0"),
     ({"model": "m2", "kl_y_weight": 0.25}, "m2_eta0.25"),
     ({"model": "modified_m2", "clip_norm": 480.0}, "modified_m2_clip"),
+    ({"model": "modified_m2", "precision": "float32"}, "modified_m2_float32"),
+    ({"model": "modified_m2", "precision": "mixed_bfloat16"}, "modified_m2"),
     ({"model": "modified_m2", "decoder_first": "identity", "kl_y_weight": 2.0, "clip_norm": 1.0},
      "modified_m2_identity_eta2_clip"),
 ])

@@ -134,7 +134,7 @@ def _train_config(parser, args) -> TrainConfig:
     except ValueError as error:
         parser.error(str(error))
     if profile and args.epochs is None:
-        config = config.replace(epochs=profile.epochs.get(config.run_name, profile.base.epochs))
+        config = config.replace(epochs=profile.epochs.get(args.run or config.run_name, profile.base.epochs))
     return config
 
 

@@ -68,7 +68,8 @@ class TrainConfig:
     @property
     def run_name(self) -> str:
         """Folder name of the run's model variant: results/runs/<run_name>/seed<k>, e.g. m2_eta0 for M2
-        trained with kl_y_weight 0, modified_m2_clip for modified M2 with clipped gradients."""
+        trained with kl_y_weight 0, modified_m2_clip for modified M2 with clipped gradients, modified_m2_float32 for
+        modified M2 trained in float32 (the profiles' runs take the machine's precision, "auto")."""
         name = self.model
         if self.model == "modified_m2" and self.decoder_first != "relu":
             name += f"_{self.decoder_first}"
@@ -76,6 +77,8 @@ class TrainConfig:
             name += f"_eta{self.kl_y_weight:g}"
         if self.clip_norm is not None:
             name += "_clip"
+        if self.precision == "float32":  # asked for, or what "auto" became on a machine without native bfloat16
+            name += "_float32"
         return name
 
     def differences(self, stored: dict) -> list[str]:

@@ -29,19 +29,27 @@ class Scorer:
             tf.TensorSpec([None, model.x_dim], tf.float32), tf.TensorSpec([2, 2], tf.int32)])
 
     def _forward_chunk(self, x, seeds):
-        terms = negative_elbo(self.model, binarize(x, seeds[0]), seeds[1])
-        return terms.loss, terms.reconstruction, terms.kl_z, terms.kl_y, terms.logits
+        x = binarize(x, seeds[0])
+        terms = negative_elbo(self.model, x, seeds[1])
+        smallest = {name: tf.reduce_min(s)
+                    for name, s in self.model.variance_preactivations(x, every_category(self.model.k)).items()}
+        smallest["log_q_y"] = tf.reduce_min(tf.nn.log_softmax(terms.logits))
+        return (terms.loss, terms.reconstruction, terms.kl_z, terms.kl_y, terms.logits), smallest
 
     def score(self, images: np.ndarray, labels: np.ndarray, seed) -> dict:
         """images [N, 784] intensities in [0, 1]; seed: anything np.random.default_rng accepts."""
         rng = np.random.default_rng(seed)
-        parts = []
+        parts, smallest = [], {}
         for start in range(0, len(images), self.chunk_size):
             chunk_seeds = rng.integers(0, 2**31 - 1, size=(2, 2), dtype=np.int32)
-            parts.append([t.numpy() for t in self._forward(images[start:start + self.chunk_size], chunk_seeds)])
+            terms, chunk_smallest = self._forward(images[start:start + self.chunk_size], chunk_seeds)
+            parts.append([t.numpy() for t in terms])
+            for name, value in chunk_smallest.items():
+                smallest[name] = min(smallest.get(name, np.inf), float(value))
         loss, reconstruction, kl_z, kl_y, logits = (np.concatenate(p) for p in zip(*parts))
         clusters = logits.argmax(axis=1)
         return {
+            **_smallest_values(smallest),
             "loss": float(loss.mean()),
             "recon": float(reconstruction.mean()),
             "kl_z": float(kl_z.mean()),
@@ -52,6 +60,14 @@ class Scorer:
             "nmi": metrics.nmi(labels, clusters),
             "ari": metrics.ari(labels, clusters),
         }
+
+
+def _smallest_values(smallest: dict) -> dict:
+    """The smallest variance of each softplus (from its smallest input; softplus is increasing) and the smallest
+    log q(y|x). Each variance in float64, so that a value float32 would round to 0 (below 1.4e-45) still shows
+    how small it is."""
+    values = {f"{name}_var_min": float(np.logaddexp(0.0, s)) for name, s in smallest.items() if name != "log_q_y"}
+    return {**values, "log_q_y_min": smallest["log_q_y"]}
 
 
 def latest_checkpoint(run_dir) -> str | None:

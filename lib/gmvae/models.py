@@ -73,10 +73,15 @@ class ConcatDense(tf.Module):
         self.activation = activation
         self.compute_dtype = compute_dtype
 
-    def __call__(self, *parts):
+    def preactivation(self, *parts):
+        """[x_1, ..., x_n] @ W + b, before the activation."""
         out = tf.cast(self.bias, self.compute_dtype)
         for part, kernel in zip(parts, self.kernels):
             out = out + _matmul_last(tf.cast(part, self.compute_dtype), tf.cast(kernel, self.compute_dtype))
+        return out
+
+    def __call__(self, *parts):
+        out = self.preactivation(*parts)
         return self.activation(out) if self.activation else out
 
 
@@ -126,6 +131,12 @@ class ClusteringVAE(tf.Module):
     def _diagonal_gaussian(self, h) -> tfd.MultivariateNormalDiag:
         """N(m, diag v) from the last hidden layer h(x,y) of q(z|x,y)'s network."""
         return tfd.MultivariateNormalDiag(loc=self._float(self.qz_mean(h)), scale_diag=tf.sqrt(self._float(self.qz_var(h))))
+
+    def variance_preactivations(self, x, y) -> dict[str, tf.Tensor]:
+        """The inputs s of every softplus variance v = softplus(s) that the loss of x takes, in float32, by name:
+        where a NaN can be born. In float32, softplus(s) is 0 below about s = -104, and a variance of 0 makes a
+        log-density -inf and the gradient of sqrt(v) infinite. q_z: q(z|x,y)'s, [K, B, z_dim] for y [K, 1, K]."""
+        return {"q_z": self._float(self.qz_var.preactivation(_apply(self.qz_layers, x, y)))}
 
     @staticmethod
     def _bernoulli(logits) -> tfd.Independent:
@@ -179,6 +190,10 @@ class ModifiedM2(ClusteringVAE):
         fan_ins = [self.z_dim, h] if config.decoder_first == "relu_layer" else [self.z_dim]
         self.px_layers = [*(self.dense([n], h, tf.nn.relu) for n in fan_ins), self.dense([h], self.x_dim)]
 
+    def variance_preactivations(self, x, y):
+        """q(z|x,y)'s, and the decoder's v(y) ("decoder", [K, 1, z_dim])."""
+        return {**super().variance_preactivations(x, y), "decoder": self._float(self.h_var.preactivation(y))}
+
     def p_x(self, z, y):
         h = self.h_mean(y) + tf.sqrt(self.h_var(y)) * tf.cast(z, self.compute_dtype)
         if self.decoder_first == "relu":
@@ -202,6 +217,10 @@ class GMVAE(ClusteringVAE):
 
     def p_z(self, y):
         return tfd.MultivariateNormalDiag(loc=self._float(self.pz_mean(y)), scale_diag=tf.sqrt(self._float(self.pz_var(y))))
+
+    def variance_preactivations(self, x, y):
+        """q(z|x,y)'s, and p(z|y)'s v(y) ("prior", [K, 1, z_dim])."""
+        return {**super().variance_preactivations(x, y), "prior": self._float(self.pz_var.preactivation(y))}
 
     def p_x(self, z, y):
         del y  # x depends on y only through z

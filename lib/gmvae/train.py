@@ -329,4 +329,5 @@ def _evaluate(scorer: Scorer, data: MNIST, config: TrainConfig, epoch: int) -> d
         "test_recon": test["recon"], "test_kl_z": test["kl_z"], "test_kl_y": test["kl_y"],
         "test_mutual_information": test["mutual_information"],
         "test_accuracy": test["accuracy"], "test_nmi": test["nmi"], "test_ari": test["ari"],
+        **{name: value for name, value in test.items() if name.endswith("_min")},
     }

@@ -131,7 +131,8 @@ def training_record(run_dirs, profile=None, epochs=None) -> str:
             lines.append(f"{display_path(d)}: no log")
             continue
         logged = len(log)
-        cut = None if profile is None else profile_epochs(profile, epochs, config.run_name)
+        # the folder names the profile's run (a run whose "auto" precision became float32 is still its profile's)
+        cut = None if profile is None else profile_epochs(profile, epochs, Path(d).parent.name)
         if cut is not None:
             log = log[log["epoch"] <= cut]
         last = int(log["epoch"].max())

@@ -68,6 +68,7 @@ _VARIANTS = {
     "m2_iaf": {"model": "m2_iaf"},                     # does M2 still ignore y with a flow posterior?
     "m2_eta0": {"model": "m2", "kl_y_weight": 0.0},    # ... and with nothing pulling q(y|x) to uniform?
     "modified_m2_clip": {"model": "modified_m2", "clip_norm": CLIP_NORM},  # would clipping prevent the NaN?
+    "modified_m2_float32": {"model": "modified_m2", "precision": "float32"},  # the original's precision: its NaN?
 }
 _POST_CLIPPED = {"modified_m2_clip": (0, 1, 2)} if CLIP_NORM is not None else {}
 
@@ -97,10 +98,11 @@ PROFILES = {
                     "gradients, M2 x4 to epoch 200",
         expected_time="about 14 hours on 2 cores of an AMD EPYC with avx512_bf16, two runs at a time (3,800 "
                       "epochs at 22 to 36 s an epoch on one core: results/training_time.md); a cluster spreads it",
-        seeds={"gmvae": (0, 1, 2, 3, 4, 5), "modified_m2": (0, 1, 2), **_POST_CLIPPED, "m2": (0, 1, 2, 3)},
+        seeds={"gmvae": (0, 1, 2, 3, 4, 5), "modified_m2": (0, 1, 2), **_POST_CLIPPED, "m2": (0, 1, 2, 3),
+               "modified_m2_float32": (0, 1, 2)},
         base=TrainConfig(epochs=200),
         variants=_VARIANTS,
-        epochs={"modified_m2": 300, "modified_m2_clip": 300},
+        epochs={"modified_m2": 300, "modified_m2_clip": 300, "modified_m2_float32": 300},
     ),
     "blog": Profile(
         name="blog",
