@@ -106,16 +106,20 @@ FLAG_VALUES = {
     "train_eval_size": ("--train-eval-size", "300", 300), "test_eval_size": ("--test-eval-size", "200", 200),
     "precision": ("--precision", "mixed_bfloat16", "mixed_bfloat16"),
 }
+# flags that need others set with them: the original's graph trains its modified M2 only, in float32
+ORIGINAL_GRAPH = ["--implementation", "original_graph", "--model", "modified_m2", "--precision", "float32"]
 
 
 def test_every_flag_reaches_its_own_config_field():
-    assert set(FLAG_VALUES) == {field.name for field in dataclasses.fields(TrainConfig)}
+    assert set(FLAG_VALUES) | {"implementation"} == {field.name for field in dataclasses.fields(TrainConfig)}
     flags = [part for flag, text, _ in FLAG_VALUES.values() for part in (flag, text)]
     parser = cli.build_parser()
     config = cli._train_config(parser, parser.parse_args(["train", *flags, "--out", "x"]))
     for field, (_, _, value) in FLAG_VALUES.items():
         assert getattr(TrainConfig(), field) != value, field
         assert getattr(config, field) == value and type(getattr(config, field)) is type(value), field
+    config = cli._train_config(parser, parser.parse_args(["train", *ORIGINAL_GRAPH, "--out", "x"]))
+    assert (config.implementation, config.run_name) == ("original_graph", "modified_m2_original_graph")
 
 
 @pytest.mark.parametrize("flags, field, value, run_name", [

@@ -153,7 +153,8 @@ def test_scoring_in_chunks_of_3_equals_scoring_in_one_chunk():
     chunks_of_3 = Scorer(model, chunk_size=3).score(images, clusters + 7, seed=0)
     assert one_chunk["accuracy"] == one_chunk["nmi"] == pytest.approx(1.0)
     for key in ("accuracy", "nmi", "ari", "entropy", "mutual_information", "kl_y"):
-        assert chunks_of_3[key] == pytest.approx(one_chunk[key], rel=1e-6), key
+        # float32 matrix products round differently for batches of 3 and of 11: equal to about 1e-6
+        assert chunks_of_3[key] == pytest.approx(one_chunk[key], rel=1e-5), key
 
 
 def test_the_samples_of_each_cluster_land_in_its_row():

@@ -32,7 +32,7 @@ POSTS_MODEL_CHOICES = {
     "clip_norm": None,              # the post did not clip
 }
 POSTS_EPOCHS = 1000
-NOT_THE_POSTS = {"model", "seed", "precision"}  # this project's choices, no part of the post's schedule
+NOT_THE_POSTS = {"model", "seed", "precision", "implementation"}  # this project's choices, no part of the post's schedule
 
 
 def test_train_config_defaults_are_the_posts_settings():

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from gmvae.config import TrainConfig
 from gmvae import runs
 from gmvae.reproduction import profiles
 from gmvae.reproduction.parameters import PROJECT_ROOT
@@ -21,7 +22,7 @@ def test_the_clipping_threshold_is_ten_times_the_median_of_the_first_twenty_epoc
 
 def test_the_post_profiles_clipping_threshold_is_the_rule_applied_to_the_committed_unclipped_run():
     run = PROJECT_ROOT / "results" / "clip_norm" / "runs" / "modified_m2" / "seed0"
-    config = runs.read_record(run)["config"]
+    config = dataclasses.asdict(TrainConfig.from_dict(runs.read_record(run)["config"]))  # with fields added since
     post = profiles.get_profile("post")
     # the first epochs of the post profile's unclipped modified M2, seed 0
     assert {**config, "epochs": 300} == dataclasses.asdict(post.configs("modified_m2")[0].replace(precision=config["precision"]))

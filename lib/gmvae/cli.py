@@ -21,12 +21,13 @@ import os
 import sys
 from pathlib import Path
 
-from gmvae.config import DECODER_FIRST, FIRST_PASSES, MODELS, PRECISIONS, TrainConfig
+from gmvae.config import DECODER_FIRST, FIRST_PASSES, IMPLEMENTATIONS, MODELS, PRECISIONS, TrainConfig
 from gmvae.machine import precision_override
 from gmvae.reproduction.parameters import EXECUTORS
 from gmvae.reproduction.profiles import PROFILES
 
-_CHOICES = {"model": MODELS, "decoder_first": DECODER_FIRST, "precision": PRECISIONS, "first_pass": FIRST_PASSES}
+_CHOICES = {"model": MODELS, "decoder_first": DECODER_FIRST, "precision": PRECISIONS, "first_pass": FIRST_PASSES,
+            "implementation": IMPLEMENTATIONS}
 _TYPES = {"int": int, "float": float, "str": str, "float | None": float}
 
 
@@ -113,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     figures = commands.add_parser("figures", help="redraw every figure and table from results/ (logs and saved figure data), without training")
     figures.add_argument("--results", type=Path, default=Path("results"))
 
+    nan_check = commands.add_parser("nan-check", help="run a NaN run's last epoch again from its checkpoint with "
+                                                      "TensorFlow's numeric checks; name the first non-finite op")
+    nan_check.add_argument("run_dir", type=Path, help="a run folder whose run.json has a nan_epoch, with its checkpoints")
+    nan_check.add_argument("--data", type=Path, help="MNIST .npz (default: $GMVAE_MNIST, then the cache)")
+
     commands.add_parser("bench", add_help=False,  # its options belong to gmvae.speed.bench's own parser
                         help="time the training step against a straightforward baseline (python -m gmvae bench --help)")
     return parser
@@ -173,6 +179,24 @@ def main(argv=None) -> int:
             return 1
         if len(log):
             print(log.tail(1).to_string(index=False))
+        return 0
+    if args.command == "nan-check":
+        from gmvae.data import DataError
+        from gmvae.nan_check import REPORT, check_run
+        from gmvae.runs import DamagedRunError
+        try:
+            report = check_run(args.run_dir, data_path=args.data)
+        except (DataError, DamagedRunError, FileNotFoundError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        found = report["first_non_finite"]
+        if found is None:
+            print(f"{args.run_dir}, epoch {report['epoch']}: {report['note']}")
+        else:
+            born = ", ".join(sorted({b["op"] for b in found.get("born_at", [])})) or found["op"]
+            print(f"{args.run_dir}, epoch {report['epoch']}, step {report['step']}: the first non-finite values come "
+                  f"from {born}")
+        print(f"the report: {args.run_dir / REPORT}")
         return 0
     if args.command in ("reproduce", "figures"):
         from gmvae.data import DataError

@@ -10,9 +10,12 @@ MODELS = ("m2", "modified_m2", "gmvae", "m2_iaf")
 DECODER_FIRST = ("relu", "identity", "relu_layer")  # modified M2's first decoder nonlinearity
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")  # auto: mixed_bfloat16 where bfloat16 is native (gmvae.machine)
 FIRST_PASSES = ("file_order", "shuffled")  # order of the first pass over the training images
+# tfp: the library's models and loss; original_graph: the original's modified M2 written again op for op in
+# tf.compat.v1 (gmvae.reference.original_graph), a reference for the original's numerics
+IMPLEMENTATIONS = ("tfp", "original_graph")
 # Runs recorded before a field existed trained with these values (Keras' default epsilon until the field
 # came; a shuffled first pass until the original's file order became the default; the plain ELBO).
-VALUES_BEFORE_FIELD = {"adam_epsilon": 1e-7, "first_pass": "shuffled", "kl_y_weight": 1.0}
+VALUES_BEFORE_FIELD = {"adam_epsilon": 1e-7, "first_pass": "shuffled", "kl_y_weight": 1.0, "implementation": "tfp"}
 # Fields whose "auto" matches whatever a stored run chose.
 AUTO_FIELDS = ("precision",)
 
@@ -38,6 +41,7 @@ class TrainConfig:
     test_eval_size: int = 10_000    # test images scored after each epoch (10,000 = all of them)
     precision: str = "auto"         # mixed_bfloat16: bf16 matmuls, float32 weights and loss; auto: that where the
                                     # hardware has native bf16, else float32; a run resumes in its own precision
+    implementation: str = "tfp"     # tfp | original_graph (the original's modified M2 in tf.compat.v1, float32 only)
 
     def __post_init__(self):
         problems = []
@@ -49,6 +53,10 @@ class TrainConfig:
             problems.append(f"first_pass must be one of {', '.join(FIRST_PASSES)}, not {self.first_pass!r}")
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.implementation not in IMPLEMENTATIONS:
+            problems.append(f"implementation must be one of {', '.join(IMPLEMENTATIONS)}, not {self.implementation!r}")
+        elif self.implementation == "original_graph":
+            problems += self._original_graph_problems()
         if self.epochs < 0:
             problems.append(f"epochs must be 0 or more, not {self.epochs}")
         for name in ("k", "z_dim", "hidden", "batch_size", "iters_per_epoch", "train_eval_size", "test_eval_size"):
@@ -65,6 +73,12 @@ class TrainConfig:
         if problems:
             raise ValueError("; ".join(problems))
 
+    def _original_graph_problems(self) -> list[str]:
+        """What the original's graph cannot train: it is the modified M2 with the ReLU, in float32, on the ELBO."""
+        wanted = {"model": "modified_m2", "decoder_first": "relu", "precision": "float32", "kl_y_weight": 1.0}
+        return [f"implementation original_graph trains {name}={value!r} only, not {getattr(self, name)!r}"
+                for name, value in wanted.items() if getattr(self, name) != value]
+
     @property
     def run_name(self) -> str:
         """Folder name of the run's model variant: results/runs/<run_name>/seed<k>, e.g. m2_eta0 for M2
@@ -77,6 +91,8 @@ class TrainConfig:
             name += f"_eta{self.kl_y_weight:g}"
         if self.clip_norm is not None:
             name += "_clip"
+        if self.implementation == "original_graph":  # always float32
+            return name + "_original_graph"
         if self.precision == "float32":  # asked for, or what "auto" became on a machine without native bfloat16
             name += "_float32"
         return name

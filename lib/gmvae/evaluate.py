@@ -38,28 +38,35 @@ class Scorer:
 
     def score(self, images: np.ndarray, labels: np.ndarray, seed) -> dict:
         """images [N, 784] intensities in [0, 1]; seed: anything np.random.default_rng accepts."""
-        rng = np.random.default_rng(seed)
-        parts, smallest = [], {}
-        for start in range(0, len(images), self.chunk_size):
-            chunk_seeds = rng.integers(0, 2**31 - 1, size=(2, 2), dtype=np.int32)
-            terms, chunk_smallest = self._forward(images[start:start + self.chunk_size], chunk_seeds)
-            parts.append([t.numpy() for t in terms])
-            for name, value in chunk_smallest.items():
-                smallest[name] = min(smallest.get(name, np.inf), float(value))
-        loss, reconstruction, kl_z, kl_y, logits = (np.concatenate(p) for p in zip(*parts))
-        clusters = logits.argmax(axis=1)
-        return {
-            **_smallest_values(smallest),
-            "loss": float(loss.mean()),
-            "recon": float(reconstruction.mean()),
-            "kl_z": float(kl_z.mean()),
-            "kl_y": float(kl_y.mean()),
-            "entropy": metrics.mean_entropy(logits),
-            "mutual_information": metrics.mutual_information(logits),
-            "accuracy": metrics.cluster_accuracy(labels, clusters),
-            "nmi": metrics.nmi(labels, clusters),
-            "ari": metrics.ari(labels, clusters),
-        }
+        return score_in_chunks(self._forward, images, labels, seed, self.chunk_size)
+
+
+def score_in_chunks(forward, images: np.ndarray, labels: np.ndarray, seed, chunk_size: int) -> dict:
+    """The scores of Scorer.score from ``forward(chunk of images, seeds [2, 2]) -> ((loss, reconstruction, kl_z,
+    kl_y, logits), {name: smallest value})``, per-example arrays and scalars: the seeds are drawn per chunk from
+    ``seed`` (binarization, then z noise), the smallest values are minima over the chunks."""
+    rng = np.random.default_rng(seed)
+    parts, smallest = [], {}
+    for start in range(0, len(images), chunk_size):
+        chunk_seeds = rng.integers(0, 2**31 - 1, size=(2, 2), dtype=np.int32)
+        terms, chunk_smallest = forward(images[start:start + chunk_size], chunk_seeds)
+        parts.append([np.asarray(t) for t in terms])
+        for name, value in chunk_smallest.items():
+            smallest[name] = min(smallest.get(name, np.inf), float(value))
+    loss, reconstruction, kl_z, kl_y, logits = (np.concatenate(p) for p in zip(*parts))
+    clusters = logits.argmax(axis=1)
+    return {
+        **_smallest_values(smallest),
+        "loss": float(loss.mean()),
+        "recon": float(reconstruction.mean()),
+        "kl_z": float(kl_z.mean()),
+        "kl_y": float(kl_y.mean()),
+        "entropy": metrics.mean_entropy(logits),
+        "mutual_information": metrics.mutual_information(logits),
+        "accuracy": metrics.cluster_accuracy(labels, clusters),
+        "nmi": metrics.nmi(labels, clusters),
+        "ari": metrics.ari(labels, clusters),
+    }
 
 
 def _smallest_values(smallest: dict) -> dict:

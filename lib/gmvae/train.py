@@ -39,7 +39,7 @@ from gmvae import machine, runs
 from gmvae.config import TrainConfig
 from gmvae.data import MNIST, binarize, load_mnist
 from gmvae.evaluate import Scorer, latest_checkpoint
-from gmvae.loss import negative_elbo
+from gmvae.loss import every_category, negative_elbo
 from gmvae.models import build_model
 from gmvae.quiet_import import tf, tfp
 
@@ -92,6 +92,7 @@ def make_train_step(model, optimizer, train_x: tf.Tensor, config: TrainConfig):
     TensorFlow's kernels, and its random numbers differ from theirs, so the data noise would change).
     """
     variables = model.trainable_variables
+    objective_and_gradients = make_objective_and_gradients(model, train_x, config)
 
     @tf.function(jit_compile=True)
     def update(gradients):
@@ -99,10 +100,7 @@ def make_train_step(model, optimizer, train_x: tf.Tensor, config: TrainConfig):
 
     @tf.function
     def train_step(indices, seeds):
-        x = binarize(tf.gather(train_x, indices), seeds[0])
-        with tf.GradientTape() as tape:
-            objective = training_objective(model, x, seeds[1], config.kl_y_weight)
-        gradients = tape.gradient(objective, variables)
+        objective, gradients = objective_and_gradients(indices, seeds)
         if config.clip_norm is None:
             gradient_norm = tf.linalg.global_norm(gradients)
         else:
@@ -111,6 +109,18 @@ def make_train_step(model, optimizer, train_x: tf.Tensor, config: TrainConfig):
         return objective, gradient_norm
 
     return train_step
+
+
+def make_objective_and_gradients(model, train_x: tf.Tensor, config: TrainConfig):
+    """A step's forward and backward pass, without the update: `(indices [B], seeds [2, 2]) -> (training objective,
+    gradients of the trainable variables)`."""
+    def objective_and_gradients(indices, seeds):
+        x = binarize(tf.gather(train_x, indices), seeds[0])
+        with tf.GradientTape() as tape:
+            objective = training_objective(model, x, seeds[1], config.kl_y_weight)
+        return objective, tape.gradient(objective, model.trainable_variables)
+
+    return objective_and_gradients
 
 
 def make_train_epoch(train_step):
@@ -216,6 +226,56 @@ def _nothing_to_train(status: dict, config: TrainConfig, out_dir: Path) -> bool:
     return status["completed_epochs"] >= config.epochs
 
 
+class LibraryTrainer:
+    """The library's model of the config (gmvae.models), Adam and the compiled epoch, checkpointed with the epoch
+    number: what the loop trains. gmvae.reference.original_graph.OriginalGraphTrainer has the same methods."""
+
+    def __init__(self, config: TrainConfig, data: MNIST, checkpoint_dir: Path):
+        self.model = build_model(config)
+        optimizer = make_optimizer(config)
+        optimizer.build(self.model.trainable_variables)  # slots exist before a restore fills them
+        self._epoch = tf.Variable(0, dtype=tf.int64)
+        self._checkpoint = tf.train.Checkpoint(model=self.model, optimizer=optimizer, epoch=self._epoch)
+        self._manager = tf.train.CheckpointManager(self._checkpoint, checkpoint_dir, max_to_keep=1)
+        self._train_x = tf.constant(data.train_x)
+        self.train_step = make_train_step(self.model, optimizer, self._train_x, config)
+        # traced on its first call: under tf.debugging.enable_check_numerics in gmvae.nan_check
+        self.check_step = tf.function(make_objective_and_gradients(self.model, self._train_x, config))
+        self._train_epoch = make_train_epoch(self.train_step)
+        self.scorer = Scorer(self.model)
+
+    def restore(self, checkpoint_path: str) -> int:
+        """Weights, optimizer and epoch from a checkpoint; returns the epoch it was saved after."""
+        self._checkpoint.restore(checkpoint_path).assert_consumed()
+        return int(self._epoch.numpy())
+
+    def train_epoch(self, indices: np.ndarray, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(objectives, gradient norms) of the epoch's steps, stopping after the first non-finite objective."""
+        objectives, gradient_norms = self._train_epoch(indices, seeds)
+        return objectives.numpy(), gradient_norms.numpy()
+
+    def save(self, epoch: int) -> None:
+        self._epoch.assign(epoch)
+        self._manager.save()
+
+    def smallest_values(self, indices: np.ndarray, seeds: np.ndarray) -> dict:
+        """On one step's batch (binarized as the step does): the smallest input of each softplus variance and the
+        smallest log q(y|x) (gmvae.models.ClusteringVAE.variance_preactivations)."""
+        x = binarize(tf.gather(self._train_x, indices), seeds[0])
+        smallest = {name: float(tf.reduce_min(s))
+                    for name, s in self.model.variance_preactivations(x, every_category(self.model.k)).items()}
+        return {**smallest, "log_q_y": float(tf.reduce_min(tf.nn.log_softmax(self.model.q_y(x).logits)))}
+
+
+def make_trainer(config: TrainConfig, data: MNIST, checkpoint_dir: Path):
+    """The trainer of config's implementation: the library's models, or the original's graph (a reference)."""
+    if config.implementation == "original_graph":
+        from gmvae.reference.original_graph import OriginalGraphTrainer
+
+        return OriginalGraphTrainer(config, data, checkpoint_dir)
+    return LibraryTrainer(config, data, checkpoint_dir)
+
+
 def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.DataFrame, data: MNIST | None,
                       data_path, progress: bool, after_epoch: Callable[[Path], None] | None) -> pd.DataFrame:
     """The rest of train(), run while holding the folder's lock: restore the checkpoint, then train,
@@ -226,36 +286,28 @@ def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.
     record = {"config": dataclasses.asdict(config), "status": status, "provenance": provenance()}
     tf.config.experimental.enable_op_determinism()
     data = data if data is not None else load_mnist(data_path)
-    model = build_model(config)
-    optimizer = make_optimizer(config)
-    optimizer.build(model.trainable_variables)  # slots exist before a restore fills them
-    epoch_counter = tf.Variable(0, dtype=tf.int64)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_counter)
-    manager = tf.train.CheckpointManager(checkpoint, out_dir / "checkpoints", max_to_keep=1)
+    trainer = make_trainer(config, data, out_dir / "checkpoints")
+    start = 0
     if checkpoint_path:
-        checkpoint.restore(checkpoint_path).assert_consumed()
+        start = trainer.restore(checkpoint_path)
     elif len(log):
         print(f"{out_dir}: its log has {len(log)} epochs but no checkpoint to continue from (checkpoints are not "
               "committed to git); training from epoch 1, which rewrites the same rows on the same machine")
-    start = int(epoch_counter.numpy())
     log = log[log["epoch"] <= start].reset_index(drop=True)
     status["completed_epochs"] = start
     status["finished"] = start >= config.epochs
     runs.write_record(out_dir, record)
 
-    train_x = tf.constant(data.train_x)
-    train_epoch = make_train_epoch(make_train_step(model, optimizer, train_x, config))
-    scorer = Scorer(model)
     bar = tqdm(total=(config.epochs - start) * config.iters_per_epoch, disable=not progress,
                desc=f"{config.run_name} seed {config.seed}", unit="step", dynamic_ncols=True)
     for epoch in range(start + 1, config.epochs + 1):
         began = time.perf_counter()
-        objectives, gradient_norms = (t.numpy() for t in train_epoch(batch_indices(config, epoch, len(train_x)),
-                                                                     step_seeds(config, epoch)))
+        objectives, gradient_norms = trainer.train_epoch(batch_indices(config, epoch, len(data.train_x)),
+                                                         step_seeds(config, epoch))
         bar.update(len(objectives))
         row = {"epoch": epoch, **gradient_norm_summary(gradient_norms)}
         if np.all(np.isfinite(objectives)):
-            row.update(_evaluate(scorer, data, config, epoch))
+            row.update(_evaluate(trainer.scorer, data, config, epoch))
         finite = np.isfinite(row.get("test_loss", np.nan)) and np.isfinite(row.get("train_loss", np.nan))
         row["seconds"] = time.perf_counter() - began
         log = pd.concat([log, pd.DataFrame([row])], ignore_index=True).reindex(columns=runs.LOG_COLUMNS)
@@ -270,8 +322,7 @@ def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.
             bar.close()
             print(f"{out_dir}: loss became non-finite in epoch {epoch}; stopped, last finite checkpoint is epoch {epoch - 1}")
             return log
-        epoch_counter.assign(epoch)
-        manager.save()  # a kill inside it leaves the previous checkpoint in force (module docstring)
+        trainer.save(epoch)  # a kill inside it leaves the previous checkpoint in force (module docstring)
         status.update(completed_epochs=epoch, finished=epoch >= config.epochs)
         runs.write_record(out_dir, record)
         if after_epoch:

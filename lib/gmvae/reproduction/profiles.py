@@ -5,6 +5,8 @@
              open (a flow posterior, eta = 0). Its runs are the first 50 epochs of the post profile's.
 * ``post``:  the post's figures at its own horizon (epoch 200; modified M2 to 300, past its NaN) with the
              original's replicate counts, and clipped modified M2: the post's open statements decided.
+* ``nan``:   the modified M2's NaN: ours in float32 and the original's graph (gmvae.reference.original_graph), each
+             to epoch 300; gmvae.nan_check names where a run's NaN is born.
 * ``blog``:  the post's 1000-epoch schedule and replicate counts. A cluster or GPU job.
 """
 
@@ -69,6 +71,8 @@ _VARIANTS = {
     "m2_eta0": {"model": "m2", "kl_y_weight": 0.0},    # ... and with nothing pulling q(y|x) to uniform?
     "modified_m2_clip": {"model": "modified_m2", "clip_norm": CLIP_NORM},  # would clipping prevent the NaN?
     "modified_m2_float32": {"model": "modified_m2", "precision": "float32"},  # the original's precision: its NaN?
+    # ... and the original's numerics, op for op (gmvae.reference.original_graph)
+    "modified_m2_original_graph": {"model": "modified_m2", "precision": "float32", "implementation": "original_graph"},
 }
 _POST_CLIPPED = {"modified_m2_clip": (0, 1, 2)} if CLIP_NORM is not None else {}
 
@@ -99,10 +103,20 @@ PROFILES = {
         expected_time="about 14 hours on 2 cores of an AMD EPYC with avx512_bf16, two runs at a time (3,800 "
                       "epochs at 22 to 36 s an epoch on one core: results/training_time.md); a cluster spreads it",
         seeds={"gmvae": (0, 1, 2, 3, 4, 5), "modified_m2": (0, 1, 2), **_POST_CLIPPED, "m2": (0, 1, 2, 3),
-               "modified_m2_float32": (0, 1, 2)},
+},
         base=TrainConfig(epochs=200),
         variants=_VARIANTS,
-        epochs={"modified_m2": 300, "modified_m2_clip": 300, "modified_m2_float32": 300},
+        epochs={"modified_m2": 300, "modified_m2_clip": 300, },
+    ),
+    "nan": Profile(
+        name="nan",
+        description="why the original's modified M2 turns NaN: ours in float32, the original's precision, x3, and the "
+                    "original's graph written again in tf.compat.v1 (float32) x3, each to epoch 300",
+        expected_time="about 3.6 hours a run on 2 cores of an AMD EPYC without AVX-512 (family 25, model 1: 42.9 s an "
+                      "epoch in float32, python -m gmvae bench); a run must not outlive its machine's checkpoints",
+        seeds={"modified_m2_float32": (0, 1, 2), "modified_m2_original_graph": (0, 1, 2)},
+        base=TrainConfig(epochs=300),
+        variants=_VARIANTS,
     ),
     "blog": Profile(
         name="blog",
