@@ -279,8 +279,10 @@ def test_reproduce_help_says_it_trains_the_missing_runs_into_out_runs_then_runs_
         cli.main(["reproduce", "--help"])
     assert exit_info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "Train the profile's missing runs" in text and "<out>/runs/<run>/seed<k>/" in text
-    assert "then run every notebook headless with papermill" in text
+    description = text.split(" options: ")[0]                    # not the options' help
+    assert ("Train the profile's missing runs (those <out> does not hold complete) into <out>/runs/<run>/seed<k>/"
+            in description)
+    assert "then run every notebook headless with papermill" in description
 
 
 def test_version_prints_the_packages_version(capsys, monkeypatch):
