@@ -8,8 +8,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # touched after a successful install: newer than requirements.txt and pyproject.toml until they change
 STAMP := $(VENV)/.installed
-# cpu (about 1.3 hours on 2 cores); the longer ones only when named: make reproduce PROFILE=post (hours), PROFILE=blog (days)
+# cpu (about 1.3 hours on 2 cores); the longer ones only when named: make reproduce PROFILE=post LONG=1 (hours),
+# PROFILE=blog LONG=1 (days)
 PROFILE ?= cpu
+# non-empty: start a plan of more than 3 hours (reproduce --long; refused without it)
+LONG ?=
 RESULTS ?= results
 # where the runs train: local (this machine, one run per core) or ray (a Ray cluster at ADDRESS: host:port or
 # auto; empty: a Ray started here for the command)
@@ -65,7 +68,7 @@ mutation: venv-mutation ## mutation score of metrics, config, fidelity and claim
 	@echo "every mutant and its status: $(MUTATION_DIR)/mutants.txt; one mutant's diff: cd $(MUTATION_DIR) && mutmut show NAME"
 
 reproduce: venv $(if $(filter ray,$(EXECUTOR)),venv-ray) ## train PROFILE's missing runs (one per core, or EXECUTOR=ray), then run every notebook with papermill; GMVAE_PRECISION=float32 overrides precision auto
-	$(PY) -m gmvae reproduce --profile $(PROFILE) --out $(RESULTS) --executor $(EXECUTOR) $(if $(ADDRESS),--address $(ADDRESS))
+	$(PY) -m gmvae reproduce --profile $(PROFILE) --out $(RESULTS) --executor $(EXECUTOR) $(if $(ADDRESS),--address $(ADDRESS)) $(if $(LONG),--long)
 
 figures: venv ## redraw every figure and table in results/ from the committed logs and figure data, without training
 	$(PY) -m gmvae figures --results $(RESULTS)

@@ -8,6 +8,7 @@ import pytest
 from gmvae import runs
 from gmvae.config import TrainConfig
 from gmvae.reproduction import schedule
+from gmvae.reproduction.profiles import get_profile
 
 
 @pytest.mark.parametrize("slots, seconds_by_hand", [
@@ -43,3 +44,14 @@ def test_each_models_epoch_time_is_the_median_over_its_runs(tmp_path):
                        .reindex(columns=runs.LOG_COLUMNS))
         runs.write_record(folder, {"config": dataclasses.asdict(config), "status": {}})
     assert schedule.median_epoch_seconds(tmp_path / "runs") == {"gmvae": 2.5, "m2": 5.0}
+
+
+def test_the_pace_the_command_line_assumes_is_the_measured_one():
+    """MEASURED_EPOCH_SECONDS: each model's median epoch in results/executor_timing/local/runs, to 3 digits."""
+    from pathlib import Path
+
+    measured = schedule.median_epoch_seconds(Path(__file__).parents[1] / "results/executor_timing/local/runs")
+    assert {model: float(f"{seconds:.3g}") for model, seconds in measured.items()} == schedule.MEASURED_EPOCH_SECONDS
+    hours, epochs = schedule.plan_hours([(c, "nowhere") for name in get_profile("cpu").seeds
+                                         for c in get_profile("cpu").configs(name)], 2)
+    assert (round(hours, 1), epochs) == (1.3, 300)          # the cpu profile's time, as the README gives it

@@ -23,3 +23,26 @@ Within the science: train -> loss -> models -> TFP, and train -> evaluate (-> me
 Start with `python -m gmvae train --model gmvae --epochs 10 --out results/runs/gmvae/seed0`, or the
 notebooks in notebooks/. Cost and measured results: README.md and results/README.md.
 """
+
+
+def _version() -> str:
+    """The installed distribution's version; in a checkout on sys.path that is not installed, the version in the
+    pyproject.toml beside lib/; else "0+unknown"."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gmvae")
+    except PackageNotFoundError:
+        pass
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    try:
+        project = tomllib.loads(pyproject.read_text())["project"]
+    except (OSError, ValueError, KeyError):
+        return "0+unknown"
+    return str(project["version"]) if project.get("name") == "gmvae" and "version" in project else "0+unknown"
+
+
+__version__ = _version()

@@ -182,9 +182,10 @@ def _log_problem(text: str) -> str | None:
     return None
 
 
-def epoch_line(config, row) -> str:
-    """One epoch of a log (``row``: a log row) as training prints it; ``config``: the run's TrainConfig."""
-    return (f"{config.run_name} seed {config.seed} epoch {int(row['epoch'])}/{config.epochs}: test loss "
+def epoch_line(config, row, run_name: str | None = None) -> str:
+    """One epoch of a log (``row``: a log row) as training prints it; ``config``: the run's TrainConfig; ``run_name``:
+    the name to print, where not config's own (a run whose "auto" precision became float32 keeps its profile's)."""
+    return (f"{run_name or config.run_name} seed {config.seed} epoch {int(row['epoch'])}/{config.epochs}: test loss "
             f"{row['test_loss']:.2f}, H(y|x) {row['test_entropy']:.3f}, accuracy {row['test_accuracy']:.3f} "
             f"({row['seconds']:.0f} s)")
 

@@ -281,6 +281,7 @@ def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.
     """The rest of train(), run while holding the folder's lock: restore the checkpoint, then train,
     writing log, checkpoint and record each epoch."""
     checkpoint_path = latest_checkpoint(out_dir)  # before anything heavy: a damaged one stops us here
+    run_name = config.run_name  # as asked for: "auto" that becomes float32 does not rename the run
     config, why = resolve_precision(config, runs.read_record(out_dir))
     print(f"{out_dir}: precision {config.precision} ({why}); {machine.describe(tf)['processor']}", flush=True)
     record = {"config": dataclasses.asdict(config), "status": status, "provenance": provenance()}
@@ -299,7 +300,7 @@ def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.
     runs.write_record(out_dir, record)
 
     bar = tqdm(total=(config.epochs - start) * config.iters_per_epoch, disable=not progress,
-               desc=f"{config.run_name} seed {config.seed}", unit="step", dynamic_ncols=True)
+               desc=f"{run_name} seed {config.seed}", unit="step", dynamic_ncols=True)
     for epoch in range(start + 1, config.epochs + 1):
         began = time.perf_counter()
         objectives, gradient_norms = trainer.train_epoch(batch_indices(config, epoch, len(data.train_x)),
@@ -329,7 +330,7 @@ def _resume_and_train(config: TrainConfig, out_dir: Path, status: dict, log: pd.
             after_epoch(out_dir)
         bar.set_postfix(epoch=epoch, test_loss=f"{row['test_loss']:.1f}", acc=f"{row['test_accuracy']:.3f}")
         if not progress:  # one line an epoch instead of the bar (papermill runs, log files)
-            print(runs.epoch_line(config, row), flush=True)
+            print(runs.epoch_line(config, row, run_name), flush=True)
     bar.close()
     return log
 

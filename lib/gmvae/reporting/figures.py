@@ -246,8 +246,9 @@ def redraw_figures(results_dir="results", *, verbose=True) -> dict:
 
     results_dir = Path(results_dir).expanduser().resolve()
     if not (results_dir / "runs").is_dir():
-        raise FileNotFoundError(f"no run logs under {results_dir / 'runs'}: run the notebooks or "
-                                f"`python -m gmvae reproduce` first, or pass --results DIR")
+        raise FileNotFoundError(f"no run logs under {results_dir / 'runs'}: a results folder holds them as "
+                                "runs/<run>/seed<k>/log.csv (with run.json), as the notebooks and "
+                                "`python -m gmvae reproduce` write them")
     written, skipped = [], {}
     df, theirs, kept = load_logs(results_dir)
     for name, (_, _, required) in LOG_FIGURES.items():

@@ -45,9 +45,10 @@ def default_jobs() -> int:
 
 def train_command(config: TrainConfig, out_dir, data_path=None) -> list[str]:
     """The `python -m gmvae train` command line that trains ``config`` into ``out_dir``: every field that differs
-    from TrainConfig's default, and model, epochs and seed always."""
+    from TrainConfig's default, and model, epochs and seed always; --long, as the caller has weighed the whole
+    plan (`reproduce` refuses a long one without its own --long)."""
     defaults = TrainConfig()
-    command = [sys.executable, "-m", "gmvae", "train", "--out", str(out_dir), "--no-progress"]
+    command = [sys.executable, "-m", "gmvae", "train", "--out", str(out_dir), "--no-progress", "--long"]
     for field in dataclasses.fields(TrainConfig):
         value = getattr(config, field.name)
         if field.name in ("model", "epochs", "seed") or value != getattr(defaults, field.name):

@@ -132,19 +132,20 @@ def training_record(run_dirs, profile=None, epochs=None) -> str:
             continue
         logged = len(log)
         # the folder names the profile's run (a run whose "auto" precision became float32 is still its profile's)
-        cut = None if profile is None else profile_epochs(profile, epochs, Path(d).parent.name)
+        run_name = Path(d).parent.name
+        cut = None if profile is None else profile_epochs(profile, epochs, run_name)
         if cut is not None:
             log = log[log["epoch"] <= cut]
         last = int(log["epoch"].max())
         shown = log if len(log) <= RECORD_ALL_EPOCHS else log[(log["epoch"] <= 10) | (log["epoch"] % 10 == 0)
                                                               | (log["epoch"] == last)]
         of = f" of its {logged}" if len(log) < logged else ""
-        lines.append(f"{config.run_name} seed {config.seed}: {display_path(d)}/log.csv, {len(log)} epochs{of} in "
+        lines.append(f"{run_name} seed {config.seed}: {display_path(d)}/log.csv, {len(log)} epochs{of} in "
                      f"{config.precision}" + ("" if len(shown) == len(log) else " (every tenth shown)"))
-        lines += [runs.epoch_line(config, row) for _, row in shown.iterrows()]
+        lines += [runs.epoch_line(config, row, run_name) for _, row in shown.iterrows()]
         nan_epoch = (record.get("status") or {}).get("nan_epoch")
         if nan_epoch is not None and (cut is None or nan_epoch <= cut):
-            lines.append(f"{config.run_name} seed {config.seed}: the loss became non-finite in epoch {nan_epoch}")
+            lines.append(f"{run_name} seed {config.seed}: the loss became non-finite in epoch {nan_epoch}")
     return "\n".join(lines)
 
 

@@ -1,6 +1,6 @@
 """A profile's runs trained on a Ray cluster: one task per run, the results gathered into one results/.
 
-    python -m gmvae reproduce --profile post --executor ray --address auto   # or a head node's host:port
+    python -m gmvae reproduce --profile post --long --executor ray --address auto   # or a head node's host:port
 
 How a run travels:
 

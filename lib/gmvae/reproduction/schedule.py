@@ -7,6 +7,9 @@ run. The longest run bounds the wall time however many nodes there are. A run th
 sooner; on paper every run trains all its epochs.
 
     python -m gmvae.reproduction.schedule results/executor_timing/local/runs --profile blog
+
+The command line estimates a plan the same way before it starts one (`train` and `reproduce` refuse a plan of
+more than LONG_PLAN_HOURS without --long), from MEASURED_EPOCH_SECONDS.
 """
 
 from __future__ import annotations
@@ -18,7 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from gmvae import runs
+from gmvae.config import TrainConfig
 from gmvae.reproduction.profiles import get_profile
+
+# The pace every estimate of the command line assumes: each model's median epoch time in seconds (500 iterations
+# of batch 100 at K = 10, and the evaluation), one run per core beside another run, on 2 cores of an AMD EPYC
+# (family 25, model 17) in bfloat16: median_epoch_seconds() of results/executor_timing/local/runs, to 3
+# significant digits (tests/test_schedule.py checks them against those logs).
+MEASURED_EPOCH_SECONDS = {"gmvae": 27.9, "m2": 27.3, "m2_iaf": 46.1, "modified_m2": 23.1}
+MEASURED_ON = "2 cores of an AMD EPYC (family 25, model 17) in bfloat16, one run per core"
+MEASURED_SIZE = (500, 100, 10)  # iterations per epoch, batch size and K of the measured epochs
+LONG_PLAN_HOURS = 3.0           # a longer plan needs --long
 
 
 def wall_time(run_seconds: list[float], slots: int) -> float:
@@ -54,6 +67,37 @@ def wall_time_table(profile_name: str, epoch_seconds: dict[str, float], nodes=(1
     """(nodes, hours) for each number of nodes."""
     run_seconds = profile_run_seconds(profile_name, epoch_seconds)
     return [(n, wall_time(run_seconds, n * slots_per_node) / 3600) for n in nodes]
+
+
+def epoch_seconds(config: TrainConfig) -> float:
+    """An epoch of ``config`` at the measured pace: its model's MEASURED_EPOCH_SECONDS, scaled by iterations x
+    batch size x K (a step's cost grows about linearly in batch size and K: docs/performance.md)."""
+    iterations, batch_size, k = MEASURED_SIZE
+    scale = (config.iters_per_epoch / iterations) * (config.batch_size / batch_size) * (config.k / k)
+    return MEASURED_EPOCH_SECONDS[config.model] * scale
+
+
+def epochs_to_train(config: TrainConfig, run_dir, *, retrain: bool = False) -> int:
+    """The epochs ``train`` would train in ``run_dir``: all of them with ``retrain`` or without a record there;
+    none once the run holds ``config.epochs`` or stopped at a NaN; else those after its completed epochs, or all
+    of them when it has no checkpoint to resume from (checkpoints are not committed)."""
+    record = None if retrain else runs.read_record(run_dir)
+    if record is None:
+        return config.epochs
+    status = record.get("status") or {}
+    done = int(status.get("completed_epochs") or 0)
+    if status.get("nan_epoch") is not None or done >= config.epochs:
+        return 0
+    resumable = (Path(run_dir) / "checkpoints" / "checkpoint").exists()
+    return config.epochs - done if resumable else config.epochs
+
+
+def plan_hours(todo, slots: int, *, retrain: bool = False) -> tuple[float, int]:
+    """(hours, epochs) of training the (config, run folder) pairs of ``todo`` at the measured pace, ``slots`` at a
+    time, in their order."""
+    epochs = [epochs_to_train(config, run_dir, retrain=retrain) for config, run_dir in todo]
+    seconds = [n * epoch_seconds(config) for n, (config, _) in zip(epochs, todo)]
+    return wall_time(seconds, max(1, slots)) / 3600, sum(epochs)
 
 
 def main(argv=None) -> None:

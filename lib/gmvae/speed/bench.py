@@ -47,13 +47,17 @@ from gmvae.train import (_evaluate, batch_indices, make_optimizer, make_train_ep
                          training_objective)
 
 
-def parse_args(argv) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m gmvae bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+def build_parser() -> argparse.ArgumentParser:
+    from gmvae.cli import DefaultsHelpFormatter
+
+    parser = argparse.ArgumentParser(prog="python -m gmvae bench", description=__doc__.split("\n\n")[0],
+                                     formatter_class=DefaultsHelpFormatter)
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="the models timed")
     parser.add_argument("--k", nargs="+", type=int, default=[10], help="categories of y; several give a scaling table")
-    parser.add_argument("--batch-size", nargs="+", type=int, default=[100])
-    parser.add_argument("--z-dim", type=int, default=64)
-    parser.add_argument("--hidden", type=int, default=512)
+    parser.add_argument("--batch-size", nargs="+", type=int, default=[100],
+                        help="examples per step; several give a scaling table")
+    parser.add_argument("--z-dim", type=int, default=64, help="dimensions of z")
+    parser.add_argument("--hidden", type=int, default=512, help="width of every hidden layer")
     parser.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["auto"],
                         help="one line per precision; auto: the one training picks on this machine")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per repeat")
@@ -63,6 +67,11 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--synthetic", action="store_true", help="random images instead of MNIST (for tests)")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time the step's parts alone: forward, gradients, matmuls, Bernoulli likelihood")
+    return parser
+
+
+def parse_args(argv) -> argparse.Namespace:
+    parser = build_parser()
     return parser.parse_args(argv)
 
 
