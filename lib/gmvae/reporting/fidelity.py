@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.optimize
 import scipy.stats
 
 from gmvae.reporting.original import half_unit
@@ -144,16 +145,19 @@ def fidelity_markdown_table(table: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------ distributions
 
 DISTRIBUTION_EPOCHS = (50, 100, 150, 200)
-RESAMPLES = 9999           # bootstrap resamples and permutations per comparison
-RESAMPLING_SEED = 0        # every comparison resamples with this seed: the table is the same on every run
+ALPHA = 0.05               # level of Welch's test and of each one-sided test of the equivalence test
+POWER = 0.8                # of the detectable difference
+RESAMPLES = 9999           # permutations per comparison
+RESAMPLING_SEED = 0        # every comparison permutes with this seed: the table is the same on every run
 DISTRIBUTION_RULE = (
-    "equivalent: the 90 % bootstrap interval of the difference of means lies within +-margin (margin = the "
-    "original's between-run standard deviation, at least half a unit of the digit it logged); else different: "
-    "the 95 % interval excludes 0; else undecided (also when either side has fewer than 2 runs)")
+    "equivalent: two one-sided Welch t-tests (TOST), each at 5 %, reject a difference of means of -margin or less "
+    "and of +margin or more, i.e. the 90 % Welch interval lies inside +-margin (margin = the original's between-run "
+    "standard deviation, at least half a unit of the digit it logged); else different: Welch's two-sided t-test "
+    "gives p < 0.05; else undecided (also when either side has fewer than 2 runs)")
 DISTRIBUTION_COLUMNS = [
     "source", "run_name", "metric", "epoch", "ours_mean", "ours_sd", "ours_n", "original_mean", "original_sd",
-    "original_n", "difference", "ci95_low", "ci95_high", "ci90_low", "ci90_high", "p_value", "margin", "verdict",
-    "original_min", "original_max", "low", "high", "inside"]
+    "original_n", "difference", "ci95_low", "ci95_high", "welch_df", "welch_p", "tost_p", "permutation_p", "margin",
+    "detectable_difference", "verdict", "original_min", "original_max", "low", "high", "inside"]
 
 
 def _difference_of_means(a, b, axis=-1):
@@ -167,11 +171,71 @@ def equivalence_margin(original: np.ndarray) -> float:
     return max(sd, half_unit(float(np.mean(original))))
 
 
+def welch_standard_error(ours, original):
+    """sqrt(s1^2 / n1 + s2^2 / n2) over the last axis: the standard error of the difference of means that Welch's
+    test divides by (SciPy does not return it)."""
+    return np.sqrt(np.var(ours, axis=-1, ddof=1) / np.shape(ours)[-1]
+                   + np.var(original, axis=-1, ddof=1) / np.shape(original)[-1])
+
+
+def tost_p_value(difference, standard_error, df, margin):
+    """The larger p of the two one-sided Welch tests, of H0 "difference <= -margin" and of H0 "difference >=
+    +margin", from Student's t with ``df`` (Welch-Satterthwaite) degrees of freedom: below ALPHA, both H0 are
+    rejected at ALPHA. Where neither sample varies, the t statistics are +-inf (their limits) or NaN (no decision)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        above_lower = scipy.stats.t.sf((difference + margin) / standard_error, df)
+        below_upper = scipy.stats.t.cdf((difference - margin) / standard_error, df)
+    return np.maximum(above_lower, below_upper)
+
+
+def verdict_of(welch_p, tost_p):
+    """DISTRIBUTION_RULE on the two p-values: "equivalent" comes first, as a difference smaller than the margin
+    can be both significant and equivalent; a NaN p decides nothing."""
+    return np.where(np.less(tost_p, ALPHA), "equivalent", np.where(np.less(welch_p, ALPHA), "different", "undecided"))
+
+
+def welch_verdict(ours, original, margin) -> dict:
+    """Welch's comparison of the mean of ``ours`` with the mean of ``original`` (the runs along the last axis; any
+    leading axes are separate comparisons, ``margin`` broadcast against them): the 95 % Welch interval of the
+    difference of means (ours - original), the Welch-Satterthwaite degrees of freedom, Welch's two-sided p, the
+    TOST p (:func:`tost_p_value`) against ``margin``, the standard error and the verdict of DISTRIBUTION_RULE.
+    Each sample needs at least two runs."""
+    test = scipy.stats.ttest_ind(ours, original, axis=-1, equal_var=False)
+    interval = test.confidence_interval(1 - ALPHA)
+    standard_error = welch_standard_error(ours, original)
+    tost_p = tost_p_value(_difference_of_means(ours, original), standard_error, test.df, margin)
+    return {"ci95_low": interval.low, "ci95_high": interval.high, "welch_df": test.df, "welch_p": test.pvalue,
+            "tost_p": tost_p, "standard_error": standard_error, "verdict": verdict_of(test.pvalue, tost_p)}
+
+
+def detectable_difference(standard_error: float, df: float) -> float:
+    """The smallest true difference of means that Welch's two-sided test at ALPHA detects with probability POWER,
+    given the observed standard error and Welch-Satterthwaite degrees of freedom: from the noncentral t
+    distribution (both taken as known), the noncentrality whose power is POWER, times the standard error. The
+    power counts the upper tail only: at 80 %, the lower one adds less than 1e-6. The standard error and df a test
+    will estimate vary from sample to sample, so at three runs a side the power at this difference is somewhat
+    below POWER."""
+    critical = scipy.stats.t.isf(ALPHA / 2, df)
+
+    def power_short_of_target(noncentrality):
+        return scipy.stats.nct.sf(critical, df, noncentrality) - POWER
+
+    # at twice the critical value plus 2 the power is above 0.96 for any df >= 1
+    return float(scipy.optimize.brentq(power_short_of_target, 0.0, 2 * critical + 2) * standard_error)
+
+
+def permutation_p_value(ours: np.ndarray, original: np.ndarray) -> float:
+    """Two-sided permutation test of the difference of means, exact where the splits are fewer than RESAMPLES."""
+    return float(scipy.stats.permutation_test((ours, original), _difference_of_means, permutation_type="independent",
+                                              n_resamples=RESAMPLES, alternative="two-sided",
+                                              random_state=np.random.default_rng(RESAMPLING_SEED)).pvalue)
+
+
 def compare_samples(ours: np.ndarray, original: np.ndarray) -> dict:
     """Our replicates' values of one metric at one epoch against the original's: means, standard deviations,
-    counts, the difference of means (ours - original) with 95 % and 90 % percentile-bootstrap intervals
-    (SciPy, each sample resampled on its own), a two-sided permutation-test p-value, the margin and the
-    verdict of DISTRIBUTION_RULE."""
+    counts, the difference of means (ours - original) with :func:`welch_verdict`'s interval, p-values and
+    verdict, a permutation-test p-value beside them as a second opinion, the margin, and the
+    :func:`detectable_difference` of these counts and spreads."""
     ours, original = np.asarray(ours, float), np.asarray(original, float)
     margin = equivalence_margin(original)
     result = {"ours_mean": ours.mean(), "ours_sd": ours.std(ddof=1) if len(ours) > 1 else np.nan,
@@ -179,24 +243,13 @@ def compare_samples(ours: np.ndarray, original: np.ndarray) -> dict:
               "original_sd": original.std(ddof=1) if len(original) > 1 else np.nan, "original_n": len(original),
               "difference": ours.mean() - original.mean(), "margin": margin}
     if len(ours) < 2 or len(original) < 2:
-        return {**result, "ci95_low": np.nan, "ci95_high": np.nan, "ci90_low": np.nan, "ci90_high": np.nan,
-                "p_value": np.nan, "verdict": "undecided"}
-    boot = scipy.stats.bootstrap((ours, original), _difference_of_means, n_resamples=RESAMPLES, method="percentile",
-                                 confidence_level=0.95, random_state=np.random.default_rng(RESAMPLING_SEED))
-    ci95 = boot.confidence_interval
-    ci90 = np.percentile(boot.bootstrap_distribution, [5, 95])
-    p_value = scipy.stats.permutation_test((ours, original), _difference_of_means, permutation_type="independent",
-                                           n_resamples=RESAMPLES, alternative="two-sided",
-                                           random_state=np.random.default_rng(RESAMPLING_SEED)).pvalue
-    edge = margin * (1 + 1e-9)  # inclusive, whatever the last bit of a difference of rounded means
-    if -edge <= ci90[0] and ci90[1] <= edge:
-        verdict = "equivalent"
-    elif ci95.low > 0 or ci95.high < 0:
-        verdict = "different"
-    else:
-        verdict = "undecided"
-    return {**result, "ci95_low": ci95.low, "ci95_high": ci95.high, "ci90_low": ci90[0], "ci90_high": ci90[1],
-            "p_value": float(p_value), "verdict": verdict}
+        return {**result, "ci95_low": np.nan, "ci95_high": np.nan, "welch_df": np.nan, "welch_p": np.nan,
+                "tost_p": np.nan, "permutation_p": np.nan, "detectable_difference": np.nan, "verdict": "undecided"}
+    welch = welch_verdict(ours, original, margin)
+    return {**result, **{key: float(welch[key]) for key in ("ci95_low", "ci95_high", "welch_df", "welch_p", "tost_p")},
+            "permutation_p": permutation_p_value(ours, original),
+            "detectable_difference": detectable_difference(float(welch["standard_error"]), float(welch["welch_df"])),
+            "verdict": str(welch["verdict"])}
 
 
 def distribution_table(ours: pd.DataFrame, original: pd.DataFrame, epochs=DISTRIBUTION_EPOCHS) -> pd.DataFrame:
@@ -229,18 +282,23 @@ def distribution_markdown_table(table: pd.DataFrame) -> pd.DataFrame:
     def interval(lo, hi, metric):
         return "-" if not np.isfinite(lo) else f"[{format_value(metric, lo)}, {format_value(metric, hi)}]"
 
+    def p(value):
+        return "-" if not np.isfinite(value) else "< 0.001" if value < 0.001 else f"{value:.3f}"
+
     rows = []
     for _, r in table.iterrows():
         m = r["metric"]
+        detectable = r["detectable_difference"]
         rows.append({
             "model": label(r["run_name"]), "metric": m, "epoch": int(r["epoch"]),
             "ours mean ± sd (n)": spread(r["ours_mean"], r["ours_sd"], r["ours_n"], m),
             "original mean ± sd (n)": spread(r["original_mean"], r["original_sd"], r["original_n"], m),
             "difference": f"{r['difference']:+.4f}" if m != "loss" else f"{r['difference']:+.2f}",
-            "95 % interval": interval(r["ci95_low"], r["ci95_high"], m),
-            "90 % interval": interval(r["ci90_low"], r["ci90_high"], m),
-            "p (permutation)": "-" if not np.isfinite(r["p_value"]) else f"{r['p_value']:.3f}",
-            "margin": format_value(m, r["margin"]), "verdict": r["verdict"],
+            "95 % interval (Welch)": interval(r["ci95_low"], r["ci95_high"], m),
+            "p (Welch)": p(r["welch_p"]), "p (TOST)": p(r["tost_p"]), "p (permutation)": p(r["permutation_p"]),
+            "margin": format_value(m, r["margin"]),
+            "detectable (80 %)": "-" if not np.isfinite(detectable) else format_value(m, detectable),
+            "verdict": r["verdict"],
             "original min - max, widened": f"{format_value(m, r['low'])} - {format_value(m, r['high'])}",
             "all ours inside": "yes" if r["inside"] else "**no**",
         })

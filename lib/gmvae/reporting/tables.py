@@ -194,10 +194,15 @@ DISTRIBUTIONS_HEADER = f"""# Our replicates against the original's, as distribut
 
 At epochs {', '.join(map(str, DISTRIBUTION_EPOCHS))}, each test metric over our replicates in `runs/` (mean, standard
 deviation, count) against the original's replicates that reached the epoch, as two samples: the difference of
-means (ours - original) with 95 % and 90 % percentile-bootstrap intervals (SciPy, 9,999 resamples of each sample on
-its own, fixed seed) and a two-sided permutation-test p-value (exact where the splits are fewer than 9,999).
-Verdict: {DISTRIBUTION_RULE}. The original's min-max, widened by half a logged unit as in `fidelity.md`, stands
-beside it. Written by notebook 04 and `python -m gmvae figures` from the logs (gmvae.reporting.fidelity).
+means (ours - original) with its 95 % Welch interval, Welch's two-sided p, the p of the equivalence test (TOST)
+against the margin, and a two-sided permutation-test p-value as a second opinion (exact where the splits are fewer
+than 9,999). Verdict: {DISTRIBUTION_RULE}. "detectable (80 %)": the smallest true difference Welch's test at 5 %
+would detect with 80 % power at these counts and observed spreads (noncentral t): "undecided" beside a difference
+below it says that the runs are too few to tell, not that the two agree. The original's values are taken as
+logged, to three significant digits, so a gap within its rounding can be "different" where our runs barely vary
+(where neither side varies, SciPy's Welch test gives p = 0 and an interval of the difference alone). The
+original's min-max, widened by half a logged unit as in `fidelity.md`, stands beside it. Written by notebook 04
+and `python -m gmvae figures` from the logs (gmvae.reporting.fidelity).
 
 """
 
