@@ -16,6 +16,7 @@ import pandas as pd
 
 from gmvae import runs
 from gmvae.reporting import plots
+from gmvae.reporting.drift import DRIFT_RUNS, plot_drift
 from gmvae.reporting.original import POST_HORIZON, load_original_logs, post_figure
 from gmvae.reporting.tables import update_readme_claims, write_tables
 from gmvae.reproduction.parameters import display_path, resolve_path
@@ -23,9 +24,10 @@ from gmvae.reproduction.pipeline import best_replicate, has_checkpoint, load_dat
 
 # Figures drawn from logs alone (redraw_figures): file name -> (kind, run names drawn, run names of
 # which at least one must have logs). Kinds: one model's curves, an overlay of several, an overlay with
-# I(x; y) as a fourth panel, clipped against unclipped modified M2 with the largest gradient norms, and each
-# GMVAE replicate's accuracy against 80 %. The variants figure exists only where the decoder variants were
-# trained (the blog profile), the clipping figure where clipped runs were (the post profile).
+# I(x; y) as a fourth panel, clipped against unclipped modified M2 with the largest gradient norms, each
+# GMVAE replicate's accuracy against 80 %, and the nan profile's drift towards a NaN (gmvae.reporting.drift).
+# The variants figure exists only where the decoder variants were trained (the blog profile), the clipping figure
+# where clipped runs were (the post profile), the drift figure where the nan profile's were.
 LOG_FIGURES = {
     "m2_curves.png": ("curves", ("m2",), ("m2",)),
     "modified_m2_curves.png": ("curves", ("modified_m2",), ("modified_m2",)),
@@ -36,8 +38,9 @@ LOG_FIGURES = {
     "open_questions.png": ("information", ("m2", "m2_iaf", "m2_eta0"), ("m2_iaf", "m2_eta0")),
     "modified_m2_clipping.png": ("clipping", ("modified_m2", "modified_m2_clip"), ("modified_m2_clip",)),
     "gmvae_accuracy_per_replicate.png": ("replicates", ("gmvae",), ("gmvae",)),
+    "nan_drift.png": ("drift", DRIFT_RUNS, DRIFT_RUNS),
 }
-ONE_HORIZON_KINDS = ("replicates",)  # drawn at the epoch the runs reached, not also at the post's horizon
+ONE_HORIZON_KINDS = ("replicates", "drift")  # drawn at the epoch the runs reached, not also at the post's horizon
 # Figures of a trained GMVAE: notebook 03 computes their data from the best replicate's checkpoint and saves it
 # in <profile>/MODEL_FIGURE_DATA (about 100 KB, committed); redraw_figures draws them again from the data of every
 # log's best replicate, in MODEL_FIGURE_DATA or a profile's folder.
@@ -191,6 +194,8 @@ def draw_log_figure(name: str, df: pd.DataFrame, original: pd.DataFrame | None =
         return None
     if kind == "replicates":
         return draw_accuracy_per_replicate(df, original)
+    if kind == "drift":
+        return plot_drift(df)
     max_epoch = POST_HORIZON if post_horizon else None
     if kind == "curves":
         return plots.plot_curves(df, original=original, max_epoch=max_epoch)

@@ -1,0 +1,54 @@
+"""The drift towards a NaN: per epoch, the smallest variance of q(z|x,y), the smallest decoder variance v(y) and the
+smallest log q(y|x) over the test images (log columns q_z_var_min, decoder_var_min, log_q_y_min), for the runs of
+the `nan` profile, our modified M2 in float32 beside the original's graph, against the values float32 cannot hold.
+
+A variance below float32's smallest subnormal (1.4e-45) is 0, and a log q(y|x) below log of it (-103.3) is a
+probability of 0: where the original's loss can meet 0 * inf (= NaN) and 1/0. The variances are logged in float64
+from their softplus inputs (gmvae.evaluate), so the figure shows how far below a run goes, not only that it went.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from gmvae.reporting import plots
+
+DRIFT_RUNS = ("modified_m2_float32", "modified_m2_original_graph")
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)              # smallest normal, 1.2e-38
+FLOAT32_SMALLEST = float(np.finfo(np.float32).smallest_subnormal)  # 1.4e-45: below it, 0
+# column -> (panel title, drawn on a log scale, float32's limits in that column's units)
+PANELS = {
+    "q_z_var_min": ("smallest variance of q(z|x,y)", True, (FLOAT32_TINY, FLOAT32_SMALLEST)),
+    "decoder_var_min": ("smallest decoder variance v(y)", True, (FLOAT32_TINY, FLOAT32_SMALLEST)),
+    "log_q_y_min": ("smallest log q(y|x)", False, (np.log(FLOAT32_TINY), np.log(FLOAT32_SMALLEST))),
+}
+
+
+def plot_drift(df: pd.DataFrame, title: str | None = None) -> plt.Figure:
+    """One panel per PANELS column, one line per run (a model's hue, one line style per seed), a cross where a run
+    turned NaN, and float32's smallest normal (dotted) and smallest subnormal (dashed) values.
+
+    ``df``: gmvae.reporting.plots.load_runs output of DRIFT_RUNS (or any runs with the columns)."""
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 4), constrained_layout=True)
+    for ax, (column, (name, log_scale, (normal, smallest))) in zip(axes, PANELS.items()):
+        for i, (run_name, runs_of_model) in enumerate(df.groupby("run_name", sort=False)):
+            for j, (seed, run) in enumerate(runs_of_model.groupby("seed")):
+                run = run.sort_values("epoch")
+                label = f"{plots.label(run_name)} seed {seed}"
+                ax.plot(run["epoch"], run[column], color=plots.color(run_name, i), linestyle=("-", "--", ":")[j % 3],
+                        label=label)
+                nan_epoch = run["nan_epoch"].iloc[0]
+                if np.isfinite(nan_epoch):
+                    last = run[run["epoch"] < nan_epoch][column].dropna()
+                    if len(last):
+                        ax.plot(nan_epoch, last.iloc[-1], "x", color="grey", markersize=9)
+        ax.axhline(normal, color="black", linestyle=":", linewidth=1, label="float32's smallest normal")
+        ax.axhline(smallest, color="black", linestyle="--", linewidth=1, label="float32's smallest (below it: 0)")
+        if log_scale:
+            ax.set_yscale("log")
+        ax.set(title=name, xlabel="epoch")
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.suptitle(title or "The drift towards a NaN: the smallest values of the modified M2 (x: NaN)")
+    return fig

@@ -1,0 +1,47 @@
+"""The drift figure (gmvae.reporting.drift) draws each run's logged smallest values, marks a NaN, and shows float32's
+limits."""
+
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from gmvae.reporting.drift import FLOAT32_SMALLEST, PANELS, plot_drift
+from gmvae.reporting.figures import LOG_FIGURES, draw_log_figure
+
+matplotlib.use("Agg")
+
+
+def drift_log(run_name, seed, epochs, nan_epoch=None):
+    e = np.arange(1, epochs + 1)
+    frame = pd.DataFrame({"run_name": run_name, "seed": seed, "epoch": e, "source": "ours",
+                          "nan_epoch": np.nan if nan_epoch is None else float(nan_epoch),
+                          "q_z_var_min": 10.0 ** -(e + seed), "decoder_var_min": 10.0 ** -(2 * e + seed),
+                          "log_q_y_min": -10.0 * e - seed})
+    if nan_epoch is not None:
+        frame.loc[frame["epoch"] == nan_epoch, list(PANELS)] = np.nan
+    return frame
+
+
+def test_each_run_is_a_line_of_its_logged_values_and_a_nan_is_marked_at_the_last_finite_value():
+    df = pd.concat([drift_log("modified_m2_float32", 0, 5), drift_log("modified_m2_float32", 1, 5),
+                    drift_log("modified_m2_original_graph", 0, 4, nan_epoch=4)])
+    fig = plot_drift(df)
+    for ax, column in zip(fig.axes, PANELS):
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        for (run_name, seed), run in df.groupby(["run_name", "seed"]):
+            drawn = [l for label, l in lines.items() if label.endswith(f"seed {seed}") and
+                     (("original" in label) == ("original_graph" in run_name))]
+            assert len(drawn) == 1, (column, run_name, seed)
+            np.testing.assert_array_equal(drawn[0].get_ydata(), run.sort_values("epoch")[column])
+        crosses = [l for l in ax.get_lines() if l.get_marker() == "x"]
+        assert len(crosses) == 1 and list(crosses[0].get_xdata()) == [4]
+        last_finite = df[(df["run_name"] == "modified_m2_original_graph") & (df["epoch"] == 3)][column].iloc[0]
+        assert list(crosses[0].get_ydata()) == [last_finite]
+    assert FLOAT32_SMALLEST in [l.get_ydata()[0] for l in fig.axes[0].get_lines()]
+    assert np.log(FLOAT32_SMALLEST) in [l.get_ydata()[0] for l in fig.axes[2].get_lines()]
+
+
+def test_the_drift_figure_is_drawn_only_where_the_nan_profiles_runs_are():
+    assert draw_log_figure("nan_drift.png", drift_log("modified_m2", 0, 3)) is None
+    assert draw_log_figure("nan_drift.png", drift_log("modified_m2_float32", 0, 3)) is not None
+    assert LOG_FIGURES["nan_drift.png"][1] == ("modified_m2_float32", "modified_m2_original_graph")
