@@ -13,10 +13,11 @@ matplotlib.use("Agg")
 
 def drift_log(run_name, seed, epochs, nan_epoch=None):
     e = np.arange(1, epochs + 1)
+    zigzag = np.where(e % 2, 1.0, 50.0)  # not monotone: a running minimum or a smoothing would show
     frame = pd.DataFrame({"run_name": run_name, "seed": seed, "epoch": e, "source": "ours",
                           "nan_epoch": np.nan if nan_epoch is None else float(nan_epoch),
-                          "q_z_var_min": 10.0 ** -(e + seed), "decoder_var_min": 10.0 ** -(2 * e + seed),
-                          "log_q_y_min": -10.0 * e - seed})
+                          "q_z_var_min": zigzag * 10.0 ** -(e + seed), "decoder_var_min": zigzag * 10.0 ** -(2 * e + seed),
+                          "log_q_y_min": -10.0 * e - seed + zigzag})
     if nan_epoch is not None:
         frame.loc[frame["epoch"] == nan_epoch, list(PANELS)] = np.nan
     return frame
