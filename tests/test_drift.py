@@ -77,3 +77,11 @@ def test_a_variance_float32_rounds_to_zero_is_logged_as_its_float64_value():
     assert tf.reduce_min(model.h_var(tf.eye(K))).numpy() == 0.0
     score = Scorer(model).score(np.full((N, X_DIM), 0.5, np.float32), np.zeros(N, int), seed=0)
     assert score["decoder_var_min"] == pytest.approx(np.exp(-120.0), rel=1e-6, abs=0)
+
+
+def test_tensorflow_on_the_cpu_flushes_subnormal_results_to_zero():
+    """What the drift figure's float32 limit rests on: below the smallest normal float32 (1.2e-38), not the smallest
+    subnormal (1.4e-45), a softplus variance or a softmax probability is 0."""
+    assert tf.nn.softplus(tf.constant(-86.0)).numpy() > 0
+    assert tf.nn.softplus(tf.constant(-100.0)).numpy() == 0.0  # exp(-100) = 3.7e-44, a subnormal
+    assert tf.nn.softmax(tf.constant([0.0, -100.0])).numpy()[1] == 0.0

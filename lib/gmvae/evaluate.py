@@ -71,7 +71,7 @@ def score_in_chunks(forward, images: np.ndarray, labels: np.ndarray, seed, chunk
 
 def _smallest_values(smallest: dict) -> dict:
     """The smallest variance of each softplus (from its smallest input; softplus is increasing) and the smallest
-    log q(y|x). Each variance in float64, so that a value float32 would round to 0 (below 1.4e-45) still shows
+    log q(y|x). Each variance in float64, so that a value float32 would hold as 0 (below 1.2e-38: TensorFlow's CPU kernels flush subnormals) still shows
     how small it is."""
     values = {f"{name}_var_min": float(np.logaddexp(0.0, s)) for name, s in smallest.items() if name != "log_q_y"}
     return {**values, "log_q_y_min": smallest["log_q_y"]}

@@ -134,7 +134,8 @@ class ClusteringVAE(tf.Module):
 
     def variance_preactivations(self, x, y) -> dict[str, tf.Tensor]:
         """The inputs s of every softplus variance v = softplus(s) that the loss of x takes, in float32, by name:
-        where a NaN can be born. In float32, softplus(s) is 0 below about s = -104, and a variance of 0 makes a
+        where a NaN can be born. In float32, softplus(s) is 0 below about s = -87.3 (TensorFlow's CPU kernels flush subnormal results to 0),
+        and a variance of 0 makes a
         log-density -inf and the gradient of sqrt(v) infinite. q_z: q(z|x,y)'s, [K, B, z_dim] for y [K, 1, K]."""
         return {"q_z": self._float(self.qz_var.preactivation(_apply(self.qz_layers, x, y)))}
 

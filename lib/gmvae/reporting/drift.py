@@ -2,9 +2,11 @@
 smallest log q(y|x) over the test images (log columns q_z_var_min, decoder_var_min, log_q_y_min), for the runs of
 the `nan` profile, our modified M2 in float32 beside the original's graph, against the values float32 cannot hold.
 
-A variance below float32's smallest subnormal (1.4e-45) is 0, and a log q(y|x) below log of it (-103.3) is a
-probability of 0: where the original's loss can meet 0 * inf (= NaN) and 1/0. The variances are logged in float64
-from their softplus inputs (gmvae.evaluate), so the figure shows how far below a run goes, not only that it went.
+Float32's smallest normal number is 1.2e-38 (log: -87.3); TensorFlow's CPU kernels flush smaller (subnormal)
+results to 0, so a variance below it is 0 there, and a log q(y|x) below -87.3 a probability of 0 (on hardware that
+keeps subnormals, down to 1.4e-45, log -103.3): where the original's loss can meet 0 * inf (= NaN) and 1/0. The
+variances are logged in float64 from their softplus inputs (gmvae.evaluate), so the figure shows how far below a run
+goes, not only that it went.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ PANELS = {
 
 def plot_drift(df: pd.DataFrame, title: str | None = None) -> plt.Figure:
     """One panel per PANELS column, one line per run (a model's hue, one line style per seed), a cross where a run
-    turned NaN, and float32's smallest normal (dotted) and smallest subnormal (dashed) values.
+    turned NaN, and float32's smallest normal (dashed) and smallest subnormal (dotted) values.
 
     ``df``: gmvae.reporting.plots.load_runs output of DRIFT_RUNS (or any runs with the columns)."""
     fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 4), constrained_layout=True)
@@ -44,8 +46,9 @@ def plot_drift(df: pd.DataFrame, title: str | None = None) -> plt.Figure:
                     last = run[run["epoch"] < nan_epoch][column].dropna()
                     if len(last):
                         ax.plot(nan_epoch, last.iloc[-1], "x", color="grey", markersize=9)
-        ax.axhline(normal, color="black", linestyle=":", linewidth=1, label="float32's smallest normal")
-        ax.axhline(smallest, color="black", linestyle="--", linewidth=1, label="float32's smallest (below it: 0)")
+        ax.axhline(normal, color="black", linestyle="--", linewidth=1,
+                   label="float32's smallest normal (below: 0 in TensorFlow on a CPU)")
+        ax.axhline(smallest, color="black", linestyle=":", linewidth=1, label="float32's smallest subnormal")
         if log_scale:
             ax.set_yscale("log")
         ax.set(title=name, xlabel="epoch")
