@@ -56,6 +56,17 @@ def our_band(ax) -> pd.DataFrame:
     return vertices.groupby("epoch")["y"].agg(["min", "max"])
 
 
+def bootstrap_of_the_mean(columns: pd.DataFrame) -> pd.DataFrame:
+    """The 68 % percentile bootstrap interval of the mean over the columns (replicates), by its definition: whole
+    replicates drawn with replacement (plots.N_BOOT resamples from a generator seeded with plots.BOOT_SEED), the
+    mean of each resample, the 16th and 84th percentiles of those means."""
+    values = columns.to_numpy()
+    draws = np.random.default_rng(plots.BOOT_SEED).integers(0, values.shape[1], size=(plots.N_BOOT, values.shape[1]))
+    means = values[:, draws].mean(axis=2)  # [epochs, resamples]
+    return pd.DataFrame({"min": np.percentile(means, 16, axis=1), "max": np.percentile(means, 84, axis=1)},
+                        index=columns.index)
+
+
 def assert_same_curves(drawn, expected):
     assert len(drawn) == len(expected)
     for epochs, values in expected:
@@ -119,6 +130,23 @@ def test_the_confusion_rows_are_sorted_by_their_digit_ties_by_cluster_and_empty_
     assert [t.get_text() for t in ax.texts][:3] == ["7", "1", "0"]
     unsorted = plots.plot_confusion(matrix, sort_clusters=False).axes[0]
     np.testing.assert_array_equal(unsorted.collections[0].get_array().reshape(5, 3), matrix)
+
+
+def test_the_bootstrap_interval_of_each_epoch_resamples_the_replicates_that_have_a_value_there():
+    """Replicates that end early (or turned NaN) drop out of the epochs after: those epochs resample the others.
+    One value left: the interval is that value; none: NaN."""
+    values = np.array([[1.0, 2.0, 7.0], [1.5, 2.5, 9.0], [2.0, 3.0, np.nan], [4.0, np.nan, np.nan],
+                       [np.nan, np.nan, np.nan]])
+    lo, hi = plots.bootstrap_interval(values)
+    full = bootstrap_of_the_mean(pd.DataFrame(values[:2]))
+    np.testing.assert_allclose(lo[:2], full["min"], rtol=1e-12)
+    np.testing.assert_allclose(hi[:2], full["max"], rtol=1e-12)
+    two = bootstrap_of_the_mean(pd.DataFrame(values[2:3, :2]))
+    np.testing.assert_allclose([lo[2], hi[2]], [two["min"].iloc[0], two["max"].iloc[0]], rtol=1e-12)
+    assert (lo[3], hi[3]) == (4.0, 4.0) and np.isnan(lo[4]) and np.isnan(hi[4])
+    assert 1.0 < lo[0] < values[0].mean() < hi[0] < 7.0  # inside the runs' range, around their mean
+    again = plots.bootstrap_interval(values)
+    np.testing.assert_array_equal(np.concatenate([lo, hi]), np.concatenate(again))
 
 
 # ------------------------------------------------------------------------------------- claims

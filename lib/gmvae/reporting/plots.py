@@ -65,6 +65,12 @@ COLORS = {
 LINE_STYLES = {"modified_m2_clip": "-."}
 ORIGINAL_COLOR = "0.45"  # the original's band on a one-model figure; on overlays, a faint tint of the model's colour
 
+# The band of the post's figures (seaborn's tsplot, ci=68): a 68 % percentile bootstrap interval of the mean over
+# replicates, the replicates resampled whole with a fixed seed, so that figures are deterministic.
+BAND_LEVEL = 68
+N_BOOT = 2000
+BOOT_SEED = 0
+
 # The post's three panels: (log column, panel title, y-axis label).
 PANELS = (
     ("test_entropy", "Conditional entropy H(y|x), test set", "H(y|x) [nats]"),
@@ -208,6 +214,40 @@ def _replicate_summary(g: pd.DataFrame, column: str) -> pd.DataFrame:
     wide = g.pivot_table(index="epoch", columns="seed", values=column, aggfunc="first", dropna=False)
     wide = wide.where(np.isfinite(wide))
     return pd.DataFrame({"mean": wide.mean(axis=1), "lo": wide.min(axis=1), "hi": wide.max(axis=1), "n": wide.count(axis=1)})
+
+
+def bootstrap_interval(values, level: float = BAND_LEVEL, n_boot: int = N_BOOT, seed: int = BOOT_SEED):
+    """Per row of ``values`` [epochs, replicates] (NaN: no value there), the ``level`` % percentile bootstrap
+    interval of the mean of the row's finite values: the band of the post's figures (seaborn's tsplot, ci=68).
+
+    The replicates are resampled with replacement ``n_boot`` times; each resample's mean is taken, and the
+    (100 - level) / 2 and (100 + level) / 2 percentiles of those means are the interval. Rows with the same
+    finite replicates share the resamples (a replicate's curve is resampled whole, as tsplot did), drawn from a
+    generator seeded with ``seed``: the interval is the same in every drawing. A row with one value has that value
+    as interval, a row without any NaN. Returns (lo, hi), one value per row.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2:
+        raise ValueError(f"bootstrap_interval expects [epochs, replicates], got shape {values.shape}")
+    lo, hi = np.full(len(values), np.nan), np.full(len(values), np.nan)
+    if values.size == 0:
+        return lo, hi
+    patterns, which = np.unique(np.isfinite(values), axis=0, return_inverse=True)
+    which = np.asarray(which).reshape(-1)
+    for p, pattern in enumerate(patterns):
+        rows, columns = np.flatnonzero(which == p), np.flatnonzero(pattern)
+        if len(columns) == 0:
+            continue
+        v = values[np.ix_(rows, columns)]
+        if len(columns) == 1:
+            lo[rows] = hi[rows] = v[:, 0]
+            continue
+        m = len(columns)
+        draws = np.random.default_rng(seed).integers(0, m, size=(n_boot, m))
+        weights = np.zeros((n_boot, m))
+        np.add.at(weights, (np.arange(n_boot)[:, None], draws), 1.0 / m)  # each resample's mean as weights
+        lo[rows], hi[rows] = np.percentile(v @ weights.T, [(100 - level) / 2, (100 + level) / 2], axis=1)
+    return lo, hi
 
 
 def _draw_model(axes, g: pd.DataFrame, run_name: str, col, *, show_replicates=True, name=None, panels=PANELS):
