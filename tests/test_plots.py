@@ -138,8 +138,8 @@ def test_plot_curves_replicates_mean_and_band(results):
     fig = plots.plot_curves(df)
     ax = fig.axes[2]
     labels = [l.get_label() for l in ax.lines]
-    assert any("mean of 2" in s for s in labels)
-    assert len(ax.collections) >= 1  # the min-max band
+    assert "GMVAE (ours): 2 runs, mean and 68 % CI" in labels
+    assert [c.get_gid() for c in ax.collections] == ["band"]  # the bootstrap band of the mean
     assert not any(l.get_gid() == "nan_epoch" for l in ax.lines)
 
 
@@ -159,9 +159,8 @@ def test_plot_overlay_legend_and_colours(results):
     texts = " ".join(t.get_text() for t in fig.legends[0].get_texts())
     for name in ("M2", "modified M2", "GMVAE"):
         assert name in texts
-    colours = {l.get_color() for l in fig.axes[1].lines if l.get_label() and not l.get_label().startswith("_")
-               and l.get_gid() is None and "NaN" not in l.get_label()}
-    assert len(colours) >= 3
+    colours = {l.get_color() for l in fig.axes[1].lines if l.get_gid() == "mean"}
+    assert len(colours) == 3
 
 
 def test_sample_grid_and_confusion(tmp_path):
@@ -468,9 +467,10 @@ def test_the_original_band_is_its_min_max_under_ours_to_our_horizon(results):
     assert np.allclose(lower, 0.4) and np.allclose(upper, 0.5)
     mean = next(l for l in acc.lines if l.get_gid() == "original_mean")
     assert np.allclose(mean.get_ydata(), 0.45)
-    texts = " ".join(t.get_text() for t in fig.legends[0].get_texts())
-    assert "original (RuiShu/vae-clustering): min-max of 2 runs" in texts
-    ours = [l for l in acc.lines if l.get_label().startswith("GMVAE: mean")][0]
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "GMVAE (original): 2 runs, mean and min-max" in texts
+    assert "the original's, the min-max of its runs" in fig.legends[0].get_title().get_text()
+    ours = [l for l in acc.lines if l.get_gid() == "mean"][0]
     assert ours.get_zorder() > mean.get_zorder()
 
 
@@ -492,7 +492,7 @@ def test_no_original_counterpart_and_ragged_original_logs_still_draw(results):
     ragged = ragged[(ragged["seed"] == 0) | (ragged["epoch"] <= 5)]
     fig = plots.plot_curves(df, original=ragged, max_epoch=200)
     texts = " ".join(t.get_text() for t in fig.legends[0].get_texts())
-    assert "min-max of 1-2 runs" in texts
+    assert "modified M2 (original): 1-2 runs, mean and min-max" in texts
 
 
 def test_the_originals_nan_epochs_are_marked_up_to_the_horizon(results):
@@ -508,8 +508,7 @@ def test_the_originals_nan_epochs_are_marked_up_to_the_horizon(results):
     assert marked(plots.plot_curves(df, original=theirs)) == [[8.0]] * 3
     fig = plots.plot_curves(df, original=theirs, max_epoch=200)
     assert marked(fig) == [[8.0, 150.0]] * 3
-    texts = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert texts.count("original (RuiShu/vae-clustering): a run turned NaN (epoch marked)") == 1
+    assert fig.legends[0].get_title().get_text().count("light grey x: a run of the original's turned NaN") == 1
 
 
 def test_training_record_prints_the_log_as_training_does(results):
@@ -570,12 +569,14 @@ def test_the_clipping_figure_draws_both_modified_m2_and_marks_the_threshold_and_
     threshold = [l for l in norms.lines if l.get_gid() == "ref_clip_norm"]
     assert len(threshold) == 1 and threshold[0].get_ydata()[0] == 50.0
     drawn = {l.get_label(): l for l in norms.lines}
-    np.testing.assert_array_equal(drawn["modified M2, gradients clipped: 1 run"].get_ydata(), 3.0 * np.arange(1, 21))
-    # dash-dot over the solid unclipped line: where the two runs coincide, both show
-    assert (drawn["modified M2, gradients clipped: 1 run"].get_linestyle(), drawn["modified M2: 1 run"].get_linestyle()) \
-        == ("-.", "-")
+    clipped, unclipped = drawn["modified M2, gradients clipped (ours): 1 run"], drawn["modified M2 (ours): 1 run"]
+    np.testing.assert_array_equal(clipped.get_ydata(), 3.0 * np.arange(1, 21))
+    # both solid (ours), the clipped run thinner and on top of the unclipped one: where they coincide, both show
+    assert (clipped.get_linestyle(), unclipped.get_linestyle()) == ("-", "-")
+    assert clipped.get_linewidth() < unclipped.get_linewidth() and clipped.get_zorder() > unclipped.get_zorder()
+    assert (clipped.get_color(), unclipped.get_color()) == (plots.color("modified_m2_clip"), plots.color("modified_m2"))
     # the NaN epoch keeps its largest finite norm: the spike before the NaN shows
-    np.testing.assert_array_equal(drawn["modified M2: 1 run"].get_ydata(), 10.0 * np.arange(1, 13))
+    np.testing.assert_array_equal(unclipped.get_ydata(), 10.0 * np.arange(1, 13))
     assert sum(l.get_gid() == "nan_epoch" for l in fig.axes[0].lines) == 1
     assert figures.draw_log_figure("modified_m2_clipping.png", df[df["run_name"] == "modified_m2"]) is None
 

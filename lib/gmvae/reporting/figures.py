@@ -23,11 +23,12 @@ from gmvae.reproduction.parameters import display_path, resolve_path
 from gmvae.reproduction.pipeline import best_replicate, has_checkpoint, load_data, load_kept_runs
 
 # Figures drawn from logs alone (redraw_figures): file name -> (kind, run names drawn, run names of
-# which at least one must have logs). Kinds: one model's curves, an overlay of several, an overlay with
-# I(x; y) as a fourth panel, clipped against unclipped modified M2 with the largest gradient norms, each
-# GMVAE replicate's accuracy against 80 %, and the nan profile's drift towards a NaN (gmvae.reporting.drift).
-# The variants figure exists only where the decoder variants were trained (the blog profile), the clipping figure
-# where clipped runs were (the post profile), the drift figure where the nan profile's were.
+# which at least one must have logs). Kinds: one model's curves, an overlay of several (means and bands, as the
+# post's overlay, and the last epochs' loss zoomed in an inset), an overlay with I(x; y) as a fourth panel, clipped
+# against unclipped modified M2 with the largest gradient norms, each GMVAE replicate's accuracy against 80 %, and
+# the nan profile's drift towards a NaN (gmvae.reporting.drift). The variants figure exists only where the decoder
+# variants were trained (the blog profile), the clipping figure where clipped runs were (the post profile), the
+# drift figure where the nan profile's were.
 LOG_FIGURES = {
     "m2_curves.png": ("curves", ("m2",), ("m2",)),
     "modified_m2_curves.png": ("curves", ("modified_m2",), ("modified_m2",)),
@@ -166,7 +167,7 @@ def draw_accuracy_per_replicate(df: pd.DataFrame, original: pd.DataFrame | None)
     epoch = claims.common_epoch(ours)
     if epoch is None:
         return None
-    col, theirs_col = plots.color("gmvae"), plots.ORIGINAL_COLOR
+    col, theirs_col = plots.color("gmvae"), plots.original_color("gmvae")
     groups = {f"ours\nepoch {epoch}": (claims.accuracies_at(ours, epoch), col)}
     theirs = original[original["run_name"] == "gmvae"] if original is not None and len(original) else pd.DataFrame()
     if len(theirs):
@@ -202,7 +203,8 @@ def draw_log_figure(name: str, df: pd.DataFrame, original: pd.DataFrame | None =
     panels = {"information": (plots.MUTUAL_INFORMATION_PANEL, *plots.PANELS),
               "clipping": (plots.PANELS[1], plots.PANELS[2], plots.GRADIENT_NORM_PANEL)}.get(kind, plots.PANELS)
     return plots.plot_overlay(df, run_names=[r for r in run_names if (df["run_name"] == r).any()],
-                              original=original, max_epoch=max_epoch, panels=panels)
+                              original=original, max_epoch=max_epoch, panels=panels,
+                              show_replicates=kind != "overlay", zoom_loss=kind == "overlay")
 
 
 def save_log_figures(name: str, df: pd.DataFrame, original: pd.DataFrame | None, figures_dir) -> list:

@@ -26,6 +26,9 @@ if (
     matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
+from matplotlib.colors import to_hex, to_rgb  # noqa: E402
+from matplotlib.legend_handler import HandlerTuple  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -38,7 +41,7 @@ from gmvae import runs  # noqa: E402
 # scores this "cluster accuracy". Use majority_rate(labels) for another label set (e.g. a subset).
 MNIST_TEST_MAJORITY_RATE = 1135 / 10000
 
-# Display names and colours of the model variants (run names, see TrainConfig.run_name).
+# Display names of the runs (run names, see TrainConfig.run_name).
 LABELS = {
     "m2": "M2",
     "modified_m2": "modified M2",
@@ -49,21 +52,45 @@ LABELS = {
     "m2_iaf": "M2, IAF posterior",
     "m2_eta0": "M2, eta = 0",
     "modified_m2_clip": "modified M2, gradients clipped",
+    "modified_m2_float32": "modified M2, float32",
+    "modified_m2_original_graph": "modified M2, the original's graph (float32)",
 }
-COLORS = {
-    "m2": "#1f77b4",
-    "modified_m2": "#ff7f0e",
-    "modified_m2_identity": "#9467bd",
-    "modified_m2_relu_layer": "#8c564b",
-    "gmvae": "#2ca02c",
-    "gmvae_k16": "#17becf",
-    "m2_iaf": "#e377c2",
-    "m2_eta0": "#7f7f7f",
-    "modified_m2_clip": "#bcbd22",
+# One colour per run, in every figure. The three models in the post's colours (seaborn's "deep" palette of its
+# figures): M2 blue, modified M2 green, GMVAE red.
+MODEL_COLORS = {"m2": "#4C72B0", "modified_m2": "#55A868", "gmvae": "#C44E52"}
+# Every other run in a colour no model uses, and never grey (grey marks NaN epochs and reference lines).
+VARIANT_COLORS = {
+    "m2_iaf": "#DD8452",                  # orange
+    "m2_eta0": "#8172B3",                 # purple
+    "modified_m2_identity": "#937860",    # brown
+    "modified_m2_relu_layer": "#64B5CD",  # cyan
+    "modified_m2_clip": "#DA8BC3",        # pink
+    "modified_m2_float32": "#CCB974",     # khaki
+    "modified_m2_original_graph": "#1B7F79",  # teal
+    "gmvae_k16": "#8C1C6B",               # plum
 }
-# A variant drawn over the run it varies, where their curves may coincide: dash-dot, so that both show.
-LINE_STYLES = {"modified_m2_clip": "-."}
-ORIGINAL_COLOR = "0.45"  # the original's band on a one-model figure; on overlays, a faint tint of the model's colour
+COLORS = {**MODEL_COLORS, **VARIANT_COLORS}
+# The original's runs (RuiShu/vae-clustering's logs): its model's colour this much closer to white, dashed.
+ORIGINAL_LIGHTEN = 0.45
+OURS_LINE_STYLE, ORIGINAL_LINE_STYLE = "-", "--"
+# A variant drawn over the run it varies, where their curves may coincide (the clipped run is the unclipped one
+# when no step reaches the threshold): its mean thinner and on top, its band hatched, without replicate lines, so
+# that both show (two filled bands over each other would mix into a third colour).
+DRAWN_OVER = ("modified_m2_clip",)
+# What the bands are. Ours, as in the post's figures (seaborn's tsplot, ci=68): the mean over replicates and a 68 %
+# percentile bootstrap interval of that mean, the replicates resampled whole with a fixed seed (figures are
+# deterministic). The original's: the min-max of its runs at each epoch, the range the fidelity table tests ours
+# against.
+BAND_LEVEL = 68
+N_BOOT = 2000
+BOOT_SEED = 0
+OURS_BAND = f"{BAND_LEVEL} % CI"  # in the legend entries; the caption says what it is
+ORIGINAL_BAND = "min-max"
+ORIGINAL_SOURCE = "RuiShu/vae-clustering"
+# A run that turned NaN: a dotted vertical line and an X at its NaN epoch, dark grey for ours, light grey (a thin x)
+# for the original's.
+NAN_COLOR = "#404040"
+ORIGINAL_NAN_COLOR = "#a0a0a0"
 
 # The post's three panels: (log column, panel title, y-axis label).
 PANELS = (
@@ -79,7 +106,6 @@ HIGH_ACCURACY = 0.80  # the post: "five out of six replicates achieved accuracy 
 
 FIGSIZE_WIDE = (14.0, 4.6)
 SAVE_DPI = 130
-NAN_COLOR = "#d62728"
 
 _STYLE = {
     "font.size": 12,
@@ -110,8 +136,20 @@ def model_order(run_name: str) -> tuple:
     return (order.index(run_name) if run_name in order else len(order), run_name)
 
 
-def color(run_name: str, index: int = 0):
-    return COLORS.get(run_name, sns.color_palette("tab10")[index % 10])
+def color(run_name: str, index: int = 0) -> str:
+    """The run's colour (COLORS); a run name without one takes a variant colour by ``index``."""
+    fallback = tuple(VARIANT_COLORS.values())
+    return COLORS.get(run_name, fallback[index % len(fallback)])
+
+
+def lighter(col, amount: float = ORIGINAL_LIGHTEN) -> str:
+    """``col`` moved ``amount`` of the way to white."""
+    return to_hex(tuple(c + (1.0 - c) * amount for c in to_rgb(col)))
+
+
+def original_color(run_name: str, index: int = 0) -> str:
+    """The colour of the original's runs of a model: the model's, lighter."""
+    return lighter(color(run_name, index))
 
 
 # ----------------------------------------------------------------------------------------------- logs
@@ -203,36 +241,164 @@ def final_values(df: pd.DataFrame, column: str) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------- curves
 
 
-def _replicate_summary(g: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Mean, min and max over replicates per epoch, over the replicates with a finite value there."""
+def _wide(g: pd.DataFrame, column: str) -> pd.DataFrame:
+    """One column per replicate (seed), one row per epoch: NaN where a replicate has no finite value."""
     wide = g.pivot_table(index="epoch", columns="seed", values=column, aggfunc="first", dropna=False)
-    wide = wide.where(np.isfinite(wide))
-    return pd.DataFrame({"mean": wide.mean(axis=1), "lo": wide.min(axis=1), "hi": wide.max(axis=1), "n": wide.count(axis=1)})
+    return wide.where(np.isfinite(wide))
 
 
-def _draw_model(axes, g: pd.DataFrame, run_name: str, col, *, show_replicates=True, name=None, panels=PANELS):
+def bootstrap_interval(values, level: float = BAND_LEVEL, n_boot: int = N_BOOT, seed: int = BOOT_SEED):
+    """Per row of ``values`` [epochs, replicates] (NaN: no value there), the ``level`` % percentile bootstrap
+    interval of the mean of the row's finite values: the band of the post's figures (seaborn's tsplot, ci=68).
+
+    The replicates are resampled with replacement ``n_boot`` times; each resample's mean is taken, and the
+    (100 - level) / 2 and (100 + level) / 2 percentiles of those means are the interval. Rows with the same
+    finite replicates share the resamples (a replicate's curve is resampled whole, as tsplot did), drawn from a
+    generator seeded with ``seed``: the interval is the same in every drawing. A row with one value has that value
+    as interval, a row without any NaN. Returns (lo, hi), one value per row.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2:
+        raise ValueError(f"bootstrap_interval expects [epochs, replicates], got shape {values.shape}")
+    lo, hi = np.full(len(values), np.nan), np.full(len(values), np.nan)
+    if values.size == 0:
+        return lo, hi
+    patterns, which = np.unique(np.isfinite(values), axis=0, return_inverse=True)
+    which = np.asarray(which).reshape(-1)
+    for p, pattern in enumerate(patterns):
+        rows, columns = np.flatnonzero(which == p), np.flatnonzero(pattern)
+        if len(columns) == 0:
+            continue
+        v = values[np.ix_(rows, columns)]
+        if len(columns) == 1:
+            lo[rows] = hi[rows] = v[:, 0]
+            continue
+        m = len(columns)
+        draws = np.random.default_rng(seed).integers(0, m, size=(n_boot, m))
+        weights = np.zeros((n_boot, m))
+        np.add.at(weights, (np.arange(n_boot)[:, None], draws), 1.0 / m)  # each resample's mean as weights
+        lo[rows], hi[rows] = np.percentile(v @ weights.T, [(100 - level) / 2, (100 + level) / 2], axis=1)
+    return lo, hi
+
+
+def _count(counts: pd.Series) -> str:
+    """'3' or, where logs end early, '3-4': the replicates drawn at an epoch."""
+    counts = counts[counts > 0]
+    return f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()}-{counts.max()}"
+
+
+def _mark_nan(ax, epochs, *, original: bool = False) -> None:
+    """A dotted vertical line and a cross at the top of the panel at each NaN epoch: ours a dark grey X, the
+    original's a light grey x."""
+    col, prefix = (ORIGINAL_NAN_COLOR, "original_") if original else (NAN_COLOR, "")
+    for epoch in epochs:
+        ax.axvline(epoch, color=col, ls=":", lw=1.2 if original else 1.4, zorder=0.5 if original else 4,
+                   gid=f"{prefix}nan_epoch")
+        ax.plot([epoch], [1.0], marker="x" if original else "X", ms=8 if original else 10, mew=2.0 if original else 1.0,
+                color=col, transform=ax.get_xaxis_transform(), clip_on=False, ls="none", zorder=0.5 if original else 5,
+                gid=f"{prefix}nan_marker")
+
+
+def _nan_epochs(g: pd.DataFrame) -> list:
+    return sorted(g.groupby("seed")["nan_epoch"].first().dropna())
+
+
+def _draw_ours(axes, g: pd.DataFrame, run_name: str, col, name: str, panels=PANELS, show_replicates=True):
+    """Our replicates of one run name, solid: the mean over replicates (thick) with its 68 % bootstrap interval as
+    band and, if ``show_replicates``, each replicate (thin); a single run as one line. Returns the legend entry
+    (handle, label)."""
     seeds = sorted(g["seed"].unique())
     several = len(seeds) > 1
-    ls = LINE_STYLES.get(run_name, "-")
+    over = run_name in DRAWN_OVER  # thinner and on top of the run it varies
+    z = 1.0 if over else 0.0
+    entry_label = f"{name} (ours): {len(seeds)} runs, mean and {OURS_BAND}" if several else f"{name} (ours): 1 run"
+    entry = None
     for ax, (column, _, _) in zip(axes, panels):
-        if show_replicates:
-            for i, seed in enumerate(seeds):
-                r = g[g["seed"] == seed].sort_values("epoch")
-                line_label = (f"{name}: each of {len(seeds)} replicates" if i == 0 else None) if several else name
-                ax.plot(r["epoch"], r[column], color=col, lw=0.9 if several else 1.8, ls=ls,
-                        alpha=0.5 if several else 1.0, label=line_label, zorder=2)
+        wide = _wide(g, column)
+        x = wide.index.to_numpy()
+        band = None
         if several:
-            s = _replicate_summary(g, column)
-            ax.fill_between(s.index, s["lo"], s["hi"], color=col, alpha=0.15, lw=0, zorder=1,
-                            label=f"{name}: min-max range")
-            ax.plot(s.index, s["mean"], color=col, lw=2.6, ls=ls, label=f"{name}: mean of {len(seeds)}", zorder=3)
-        # NaN marker: a dotted vertical line and an x at the top of the panel for each run that turned NaN.
-        for seed in seeds:
-            nan_epoch = g.loc[g["seed"] == seed, "nan_epoch"].iloc[0]
-            if np.isfinite(nan_epoch):
-                ax.axvline(nan_epoch, color=NAN_COLOR, ls=":", lw=1.4, zorder=4, gid="nan_epoch")
-                ax.plot([nan_epoch], [1.0], marker="X", ms=10, color=NAN_COLOR, transform=ax.get_xaxis_transform(),
-                        clip_on=False, zorder=5, gid="nan_marker", ls="none")
+            if show_replicates and not over:
+                for seed in seeds:
+                    ax.plot(x, wide[seed], color=col, lw=0.8, alpha=0.45, ls=OURS_LINE_STYLE, zorder=2 + z,
+                            gid="replicate", label=f"_{name} (ours): seed {seed}")
+            lo, hi = bootstrap_interval(wide.to_numpy())
+            fill = dict(facecolor="none", edgecolor=col, hatch="////", lw=0) if over else dict(color=col, alpha=0.3, lw=0)
+            band = ax.fill_between(x, lo, hi, zorder=1.5 + z, gid="band", **fill,
+                                   label=f"{name} (ours): {BAND_LEVEL} % bootstrap CI of the mean of {len(seeds)} runs")
+        width = (1.3 if over else 2.6) if several else (1.0 if over else 1.8)
+        line, = ax.plot(x, wide.mean(axis=1), color=col, lw=width, ls=OURS_LINE_STYLE, zorder=3 + z, gid="mean",
+                        label=entry_label)
+        _mark_nan(ax, _nan_epochs(g))
+        if entry is None:
+            entry = ((band, line) if band is not None else line, entry_label)
+    return entry
+
+
+def _draw_original(axes, original: pd.DataFrame, col, name: str, panels=PANELS):
+    """The original's replicates of one model, under ours, dashed in the model's lighter colour: their mean and
+    their min-max band; its runs that turned NaN marked in light grey. Returns the legend entry (handle, label)."""
+    entry = None
+    for ax, (column, _, _) in zip(axes, panels):
+        if column not in original:  # the original logged no I(x; y)
+            continue
+        wide = _wide(original, column)
+        x, counts = wide.index.to_numpy(), wide.count(axis=1)
+        several = counts.max() > 1
+        n = _count(counts)
+        entry_label = f"{name} (original): {n} runs, mean and {ORIGINAL_BAND}" if several else f"{name} (original): 1 run"
+        band = None
+        if several:
+            band = ax.fill_between(x, wide.min(axis=1), wide.max(axis=1), color=col, alpha=0.35, lw=0, zorder=0,
+                                   gid="original_band", label=f"{name} (original): min-max of {n} runs")
+        line, = ax.plot(x, wide.mean(axis=1), color=col, lw=1.8, ls=ORIGINAL_LINE_STYLE, zorder=0.5,
+                        gid="original_mean", label=entry_label)
+        _mark_nan(ax, _nan_epochs(original), original=True)
+        if entry is None:
+            entry = ((band, line) if band is not None else line, entry_label)
+    return entry
+
+
+def _draw_runs(axes, df, run_names, original, horizon, panels, show_replicates):
+    """Ours and the original's of each run name; returns (legend entries, caption of the figure)."""
+    entries, drawn_original = [], []
+    for i, run_name in enumerate(run_names):
+        g = df[df["run_name"] == run_name]
+        if g.empty:
+            continue
+        entries.append(_draw_ours(axes, g, run_name, color(run_name, i), label(run_name), panels, show_replicates))
+        theirs = _original_of(original, run_name, horizon)
+        if len(theirs):
+            entries.append(_draw_original(axes, theirs, original_color(run_name, i), label(run_name), panels))
+            drawn_original.append(theirs)
+    ours_several = (df[df["run_name"].isin(run_names)].groupby("run_name")["seed"].nunique() > 1).any()
+    caption = _caption(ours_band=ours_several, replicates=show_replicates and ours_several,
+                       original=bool(drawn_original), original_band=any(t["seed"].nunique() > 1 for t in drawn_original),
+                       nan_ours=df["nan_epoch"].notna().any(),
+                       nan_original=any(t["nan_epoch"].notna().any() for t in drawn_original))
+    return entries, caption
+
+
+def _caption(*, ours_band: bool, replicates: bool, original: bool, original_band: bool, nan_ours: bool,
+             nan_original: bool) -> str:
+    """What the lines, bands and marks are, above the legend's entries: one line per sentence."""
+    sentences = ["Solid: ours" + ("; thin: each of our runs." if replicates else ".")
+                 + (f" Dashed, lighter: the original's runs ({ORIGINAL_SOURCE}'s logs)." if original else "")]
+    bands = []
+    if ours_band:
+        bands.append(f"ours, the {BAND_LEVEL} % bootstrap confidence interval (CI) of the mean, as in the post's figures")
+    if original_band:
+        bands.append("the original's, the min-max of its runs")
+    if bands:
+        sentences.append(f"Bands: {'; '.join(bands)}.")
+    marks = []
+    if nan_ours:
+        marks.append("dark grey X: a run of ours turned NaN at that epoch")
+    if nan_original:
+        marks.append("light grey x: a run of the original's turned NaN")
+    if marks:
+        sentences.append(f"Dotted line and {'; '.join(marks)}.")
+    return "\n".join(sentences)
 
 
 def _epoch_label(df) -> str:
@@ -248,7 +414,7 @@ _LN_K_LINES = {"test_entropy": ("ref_entropy", "q(y|x) uniform"),
                "test_mutual_information": ("ref_mutual_information", "the most y can tell about x")}
 
 
-def _finish_axes(fig, axes, df, majority, horizon, panels=PANELS):
+def _finish_axes(fig, axes, df, majority, horizon, panels=PANELS, entries=(), caption=None):
     k_values = sorted(df["k"].dropna().astype(int).unique()) or [10]
     k = k_values[0] if len(k_values) == 1 else 10
     ln_k = math.log(k)
@@ -279,37 +445,57 @@ def _finish_axes(fig, axes, df, majority, horizon, panels=PANELS):
         ax.grid(True, alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlim(0, max(horizon, 1) * 1.02)
-    # One legend for the whole figure, below the panels: models, replicates, NaN marker.
-    if df["nan_epoch"].notna().any():
-        axes[0].plot([], [], color=NAN_COLOR, ls=":", marker="X", ms=9, label="training turned NaN (epoch marked)")
-    handles, labels = [], []
-    for ax in axes:
-        for h, l in zip(*ax.get_legend_handles_labels()):
-            if l not in labels:
-                handles.append(h)
-                labels.append(l)
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3), frameon=False)
+    # One legend for the whole figure, below the panels: one entry per run name and source (its mean and band),
+    # the caption above them saying what the line styles and marks are.
+    if entries:
+        handles, labels = zip(*entries)
+        columns = 3 if max(len(text) for text in labels) <= 52 else 2  # within the figure's width
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), columns), frameon=False,
+                   handler_map={tuple: HandlerTuple(ndivide=1)}, title=caption, title_fontsize=10.5)
 
 
-def _draw_original(axes, original: pd.DataFrame, col, name: str, panels=PANELS):
-    """The original's replicates of one model: min-max band and dashed mean, under our curves."""
-    for ax, (column, _, _) in zip(axes, panels):
-        if column not in original:  # the original logged no I(x; y)
-            continue
-        s = _replicate_summary(original, column)
-        counts = s.loc[s["n"] > 0, "n"]
-        n = f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()}-{counts.max()}"  # logs end early
-        ax.fill_between(s.index, s["lo"], s["hi"], color=col, alpha=0.18, lw=0, zorder=0, gid="original_band",
-                        label=f"{name}: min-max of {n} runs")
-        ax.plot(s.index, s["mean"], color=col, lw=1.6, ls="--", alpha=0.9, zorder=0.5, gid="original_mean",
-                label=f"{name}: mean of {n} runs")
-        # its runs that turned NaN (modified M2): a dotted line and an x at the top, in the original's colour
-        for i, nan_epoch in enumerate(sorted(original.groupby("seed")["nan_epoch"].first().dropna())):
-            ax.axvline(nan_epoch, color=col, ls=":", lw=1.2, zorder=0.5, gid="original_nan_epoch")
-            ax.plot([nan_epoch], [1.0], marker="X", ms=8, color=col, transform=ax.get_xaxis_transform(), clip_on=False,
-                    ls="none", zorder=0.5, gid="original_nan_marker",
-                    label=f"{name}: a run turned NaN (epoch marked)" if i == 0 else None)
+def _zoom_last_epochs(ax, horizon: int, share: float = 0.5):
+    """An inset in the upper right of ``ax`` (a loss panel) with its means and bands over the last ``share`` of the
+    epochs all our runs drawn there reached (of ``horizon`` if none), the y axis fitted to them: gaps of a nat or two
+    between models, flat on the full axis, show there."""
+    ends = []
+    for line in ax.lines:
+        if line.get_gid() == "mean":
+            x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+            if np.isfinite(y).any():
+                ends.append(int(x[np.isfinite(y)].max()))
+    end = min(min(ends), horizon) if ends else horizon
+    start = max(1, int(round(end * (1 - share))))
+    inset = ax.inset_axes([0.40, 0.40, 0.57, 0.47])
+    lows, highs = [], []
+    for line in ax.lines:
+        if line.get_gid() in ("mean", "original_mean"):
+            x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+            inset.plot(x, y, color=line.get_color(), ls=line.get_linestyle(), lw=line.get_linewidth() * 0.8,
+                       zorder=line.get_zorder(), gid=line.get_gid(), label=line.get_label())
+            y = y[(x >= start) & (x <= end) & np.isfinite(y)]
+            lows.append(y), highs.append(y)
+    for band in ax.collections:
+        if band.get_gid() in ("band", "original_band"):
+            polygons = [path.vertices for path in band.get_paths()]
+            inset.add_collection(PolyCollection(polygons, facecolors=band.get_facecolor(), edgecolors=band.get_edgecolor(),
+                                                hatch=band.get_hatch(), linewidths=0, zorder=band.get_zorder(),
+                                                gid=band.get_gid(), label=band.get_label()))
+            vertices = np.concatenate(polygons) if polygons else np.empty((0, 2))
+            y = vertices[(vertices[:, 0] >= start) & (vertices[:, 0] <= end) & np.isfinite(vertices[:, 1]), 1]
+            lows.append(y), highs.append(y)
+    values = np.concatenate(lows + highs) if lows else np.empty(0)
+    if values.size:
+        low, high = values.min(), values.max()
+        pad = max(high - low, 0.1) * 0.08
+        inset.set_ylim(low - pad, high + pad)
+    inset.set_xlim(start, end)
+    inset.set_title(f"epochs {start}-{end}, zoomed", fontsize=10, pad=3)
+    inset.tick_params(labelsize=9)
+    inset.grid(True, alpha=0.3)
+    inset.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+    ax.indicate_inset_zoom(inset, edgecolor="0.35")
+    return inset
 
 
 def _original_of(original: pd.DataFrame | None, run_name: str, max_epoch: int) -> pd.DataFrame:
@@ -332,22 +518,20 @@ def _cut(df: pd.DataFrame, horizon: int) -> pd.DataFrame:
     return df
 
 
-def _original_name(run_name: str, several: bool) -> str:
-    return f"original {label(run_name)}" if several else "original (RuiShu/vae-clustering)"
-
-
 def plot_curves(df: pd.DataFrame, title: str | None = None, *, original: pd.DataFrame | None = None,
                 max_epoch: int | None = None, majority: float | None = MNIST_TEST_MAJORITY_RATE):
     """The post's figure for one model: test H(y|x), test loss and test cluster accuracy against epoch.
 
-    One thin line per replicate (seed); with several replicates also their mean (thick) and min-max
-    band. ``original``: gmvae.reporting.original.load_original_logs output; the original's replicates of the
-    same model are drawn under ours as a grey min-max band with a dashed mean. ``max_epoch``: the horizon
-    (default: our last epoch; the post's figures show 200). Reference lines: ln K on the entropy panel
-    (q(y|x) uniform), the majority-class rate on the accuracy panel (``majority``: default the MNIST
-    test set's, :data:`MNIST_TEST_MAJORITY_RATE`; None to omit). A run that turned NaN gets a dotted red
-    vertical line and an X at its NaN epoch. ``df`` is :func:`load_runs` output; if it holds several run
-    names, each is drawn in its colour.
+    Ours solid in the model's colour (COLORS): as the post drew its runs, the mean over replicates (thick) with a
+    68 % bootstrap interval of that mean as band (:func:`bootstrap_interval`), and one thin line per replicate
+    (seed); a single run is one line. ``original``: gmvae.reporting.original.load_original_logs output; the
+    original's replicates of the same model are drawn under ours, dashed in the model's lighter colour, their mean
+    and their min-max band (the range the fidelity table tests ours against). ``max_epoch``: the horizon (default:
+    our last epoch; the post's figures show 200). Reference lines: ln K on the entropy panel (q(y|x) uniform), the
+    majority-class rate on the accuracy panel (``majority``: default the MNIST test set's,
+    :data:`MNIST_TEST_MAJORITY_RATE`; None to omit). A run that turned NaN gets a dotted vertical line and a dark
+    grey X at its NaN epoch (the original's: a light grey x). The legend names each band; its caption the line
+    styles and marks. ``df`` is :func:`load_runs` output; if it holds several run names, each is drawn in its colour.
     """
     if df.empty:
         raise ValueError("plot_curves: no logs to draw (empty DataFrame)")
@@ -356,18 +540,12 @@ def plot_curves(df: pd.DataFrame, title: str | None = None, *, original: pd.Data
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(1, 3, figsize=FIGSIZE_WIDE, layout="constrained")
         run_names = list(dict.fromkeys(df["run_name"]))
-        drawn_original = []
-        for i, run_name in enumerate(run_names):
-            theirs = _original_of(original, run_name, horizon)
-            if len(theirs):
-                col = ORIGINAL_COLOR if len(run_names) == 1 else color(run_name, i)
-                _draw_original(axes, theirs, col, _original_name(run_name, len(run_names) > 1))
-                drawn_original.append(theirs)
-            _draw_model(axes, df[df["run_name"] == run_name], run_name, color(run_name, i), name=label(run_name))
-        _finish_axes(fig, axes, df, majority, horizon)
+        entries, caption = _draw_runs(axes, df, run_names, original, horizon, PANELS, show_replicates=True)
+        _finish_axes(fig, axes, df, majority, horizon, PANELS, entries, caption)
         if title is None:
             n = df.groupby("run_name")["seed"].nunique()
             what = ", ".join(f"{label(r)} ({n[r]} replicate{'s' if n[r] > 1 else ''})" for r in run_names)
+            drawn_original = any(len(_original_of(original, r, horizon)) for r in run_names)
             title = f"{what}: test-set curves to epoch {horizon}" + (", over the original's" if drawn_original else "")
         fig.suptitle(title)
     return fig
@@ -375,14 +553,16 @@ def plot_curves(df: pd.DataFrame, title: str | None = None, *, original: pd.Data
 
 def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, original: pd.DataFrame | None = None,
                  max_epoch: int | None = None, majority: float | None = MNIST_TEST_MAJORITY_RATE,
-                 show_replicates=True, panels=PANELS):
-    """Several models on the same panels (default the post's three), one colour each, with a legend (the
+                 show_replicates=True, panels=PANELS, zoom_loss: bool = False):
+    """Several models on the same panels (default the post's three), one colour each (COLORS), with a legend (the
     post's overlay).
 
-    Per model: its replicate mean (thick; the single run if only one) with a min-max band, and, if
-    ``show_replicates``, each replicate as a faint thin line; with ``original``, the original's band and
-    dashed mean in a faint tint of the same colour. NaN epochs are marked as in plot_curves. ``panels``:
-    (log column, title, y label) per panel, e.g. PANELS plus MUTUAL_INFORMATION_PANEL.
+    Drawn as in :func:`plot_curves`: per model, ours solid (mean and 68 % bootstrap band of the mean; each
+    replicate thin if ``show_replicates``), the original's dashed in the lighter colour (mean and min-max band). One
+    legend entry per model and source (at most two per model); the caption above them says what thin lines and NaN
+    marks are. ``panels``: (log column, title, y label) per panel, e.g. PANELS plus MUTUAL_INFORMATION_PANEL.
+    ``zoom_loss``: an inset on the loss panel with the last half of the epochs all our runs reached, its y axis fitted
+    to the curves there, where the loss gaps of a nat or two between the models show.
     """
     if df.empty:
         raise ValueError("plot_overlay: no logs to draw (empty DataFrame)")
@@ -395,24 +575,16 @@ def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, 
         fig, axes = plt.subplots(rows, columns, figsize=(FIGSIZE_WIDE[0], FIGSIZE_WIDE[1] * rows * 0.9 if rows > 1
                                                          else FIGSIZE_WIDE[1]), layout="constrained", squeeze=False)
         axes = list(axes.ravel())
-        drawn_original = []
-        for i, run_name in enumerate(run_names):
-            g = df[df["run_name"] == run_name]
-            if g.empty:
-                continue
-            col = color(run_name, i)
-            theirs = _original_of(original, run_name, horizon)
-            if len(theirs):
-                _draw_original(axes, theirs, col, _original_name(run_name, True), panels)
-                drawn_original.append(theirs)
-            seeds = sorted(g["seed"].unique())
-            if len(seeds) > 1:
-                _draw_model(axes, g, run_name, col, show_replicates=show_replicates, name=label(run_name), panels=panels)
-            else:
-                _draw_model(axes, g, run_name, col, name=f"{label(run_name)}: 1 run", panels=panels)
-        _finish_axes(fig, axes, df, majority, horizon, panels)
+        drawn = [r for r in run_names if (df["run_name"] == r).any()]
+        entries, caption = _draw_runs(axes, df, drawn, original, horizon, panels, show_replicates)
+        _finish_axes(fig, axes, df, majority, horizon, panels, entries, caption)
+        if zoom_loss:
+            for ax, (column, _, _) in zip(axes, panels):
+                if column == "test_loss":
+                    _zoom_last_epochs(ax, horizon)
         if title is None:
-            title = (f"{' vs '.join(label(r) for r in run_names if (df['run_name'] == r).any())}: test-set curves to "
+            drawn_original = any(len(_original_of(original, r, horizon)) for r in drawn)
+            title = (f"{' vs '.join(label(r) for r in drawn)}: test-set curves to "
                      f"epoch {horizon}" + (", over the original's" if drawn_original else ""))
         fig.suptitle(title)
     return fig
