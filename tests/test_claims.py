@@ -122,3 +122,20 @@ def test_the_nan_row_counts_runs_in_the_plural():
                                                    loss=RISING) for s in (0, 1)]))
     assert dict(zip(table["claim"], table["measured"]))["Modified M2 turns NaN after a few hundred epochs"] == (
         "no NaN in 2 runs up to epoch 30")
+
+
+def test_the_nan_profiles_runs_get_a_nan_row_each_where_they_have_logs():
+    """Ours in float32: a run NaN at epoch 250 of three; the original's graph: no NaN in 2 runs to 300."""
+    logs = pd.concat([
+        run_log("modified_m2_float32", 0, 250, accuracy=RISING, entropy=RISING, loss=RISING, nan_epoch=250),
+        *(run_log("modified_m2_float32", s, 300, accuracy=RISING, entropy=RISING, loss=RISING) for s in (1, 2)),
+        *(run_log("modified_m2_original_graph", s, 300, accuracy=RISING, entropy=RISING, loss=RISING)
+          for s in (0, 1)),
+    ], ignore_index=True)
+    rows = claims.claims_table(logs).set_index("claim")[["measured", "verdict"]]
+    claim = "Modified M2 turns NaN after a few hundred epochs"
+    assert rows.loc[f"{claim}, ours in float32"].tolist() == ["NaN at epoch 250 (1 of 3 runs)", "supported"]
+    assert rows.loc[f"{claim}, the original's graph in float32"].tolist() == ["no NaN in 2 runs up to epoch 300",
+                                                                                "not supported"]
+    without = claims.claims_table(run_log("modified_m2", 0, 5, accuracy=RISING, entropy=RISING, loss=RISING))
+    assert not without["claim"].str.contains("float32").any()
