@@ -42,3 +42,15 @@ def test_the_cpu_profiles_runs_are_the_first_fifty_epochs_of_the_post_profiles()
     assert {c.epochs for c in post.configs("modified_m2")} == {300}
     assert {c.epochs for r in ("m2", "gmvae") for c in post.configs(r)} == {200}
     assert (len(post.seeds["gmvae"]), len(post.seeds["modified_m2"]), len(post.seeds["m2"])) == (6, 3, 4)
+
+
+def test_the_nan_profile_trains_and_runs_no_notebook(tmp_path, monkeypatch):
+    """Its runs are drawn by `make figures` (the drift figure), not by the chapters, whose models it does not train."""
+    from gmvae.reproduction import notebook_runner
+
+    ran = []
+    monkeypatch.setattr(notebook_runner, "pending_runs", lambda *args, **kwargs: [])
+    monkeypatch.setattr(notebook_runner, "run_notebook", lambda name, *args, **kwargs: ran.append(name) or tmp_path / name)
+    assert notebook_runner.reproduce("nan", tmp_path) == [] and ran == []
+    notebook_runner.reproduce("smoke", tmp_path)
+    assert ran == notebook_runner.NOTEBOOKS

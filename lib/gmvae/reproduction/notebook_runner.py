@@ -221,7 +221,8 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
     out = Path(out).expanduser().resolve()  # relative to the caller's directory, not notebooks/
     data_abs = None if data_path is None else str(Path(data_path).expanduser().resolve())
     validate_parameters(profile, seeds, epochs, out, retrain=retrain, data_path=data_abs)
-    selected = list(NOTEBOOKS) if notebooks is None else list(notebooks)
+    own = get_profile(profile).notebooks
+    selected = list(notebooks if notebooks is not None else NOTEBOOKS if own is None else own)
     unknown = [n for n in selected if n not in NOTEBOOKS]
     if unknown:
         raise ValueError(f"unknown notebooks {unknown}: choose from {', '.join(NOTEBOOKS)}")

@@ -47,6 +47,7 @@ class Profile:
     base: TrainConfig                          # schedule shared by every run of the profile
     variants: dict[str, dict] = field(default_factory=dict)  # run_name -> config overrides
     epochs: dict[str, int] = field(default_factory=dict)     # run_name -> its epochs, where not base.epochs
+    notebooks: tuple[str, ...] | None = None                 # the notebooks that draw its runs; None: every one
 
     def settings(self, run_name: str) -> dict:
         """The TrainConfig fields that make ``run_name`` the variant it names (m2_eta0: model m2, kl_y_weight 0)."""
@@ -117,6 +118,7 @@ PROFILES = {
         seeds={"modified_m2_float32": (0, 1, 2), "modified_m2_original_graph": (0, 1, 2)},
         base=TrainConfig(epochs=300),
         variants=_VARIANTS,
+        notebooks=(),  # `make figures` draws them (results/figures/nan_drift.png); docs/nan.md
     ),
     "blog": Profile(
         name="blog",
