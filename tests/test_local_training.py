@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ def test_a_failing_run_is_named_after_the_others_finish(tmp_path, monkeypatch):
 
     def command(config, out_dir, data_path=None):
         script = "print('fine')" if config is good else "import sys; print('boom: no such thing'); sys.exit(3)"
-        return ["python", "-c", script]
+        return [sys.executable, "-c", script]
 
     monkeypatch.setattr(local_training, "train_command", command)
     monkeypatch.setattr(os, "sched_setaffinity", lambda pid, cores: None, raising=False)
