@@ -61,6 +61,9 @@ COLORS = {
     "m2_eta0": "#7f7f7f",
     "modified_m2_clip": "#bcbd22",
 }
+# Colours of models of your own on the figure that compares them with the post's (gmvae.reporting.figures
+# .draw_other_runs): none of COLORS' nor the NaN marker's.
+OTHER_COLORS = ("#000000", "#6a3d9a", "#b15928", "#01665e", "#8e0152")
 # A variant drawn over the run it varies, where their curves may coincide: dash-dot, so that both show.
 LINE_STYLES = {"modified_m2_clip": "-."}
 ORIGINAL_COLOR = "0.45"  # the original's band on a one-model figure; on overlays, a faint tint of the model's colour
@@ -375,14 +378,15 @@ def plot_curves(df: pd.DataFrame, title: str | None = None, *, original: pd.Data
 
 def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, original: pd.DataFrame | None = None,
                  max_epoch: int | None = None, majority: float | None = MNIST_TEST_MAJORITY_RATE,
-                 show_replicates=True, panels=PANELS):
+                 show_replicates=True, panels=PANELS, colors: dict | None = None):
     """Several models on the same panels (default the post's three), one colour each, with a legend (the
     post's overlay).
 
     Per model: its replicate mean (thick; the single run if only one) with a min-max band, and, if
     ``show_replicates``, each replicate as a faint thin line; with ``original``, the original's band and
     dashed mean in a faint tint of the same colour. NaN epochs are marked as in plot_curves. ``panels``:
-    (log column, title, y label) per panel, e.g. PANELS plus MUTUAL_INFORMATION_PANEL.
+    (log column, title, y label) per panel, e.g. PANELS plus MUTUAL_INFORMATION_PANEL. ``colors``: {run name:
+    colour} over :func:`color`'s.
     """
     if df.empty:
         raise ValueError("plot_overlay: no logs to draw (empty DataFrame)")
@@ -400,7 +404,7 @@ def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, 
             g = df[df["run_name"] == run_name]
             if g.empty:
                 continue
-            col = color(run_name, i)
+            col = (colors or {}).get(run_name) or color(run_name, i)
             theirs = _original_of(original, run_name, horizon)
             if len(theirs):
                 _draw_original(axes, theirs, col, _original_name(run_name, True), panels)
