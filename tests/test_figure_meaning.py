@@ -172,7 +172,7 @@ def test_each_model_has_the_posts_colour_and_every_other_run_its_own_neither_a_m
         assert sum(theirs) > sum(ours) + 0.5  # lighter
         assert abs(hue_degrees(theirs) - hue_degrees(ours)) < 3  # the same hue
     taken = {plots.color(m) for m in models} | {plots.original_color(m) for m in models}
-    variants = ["modified_m2_clip", "modified_m2_float32", "m2_eta0", "m2_iaf", "modified_m2_identity",
+    variants = ["modified_m2_clip", "modified_m2_float32", "modified_m2_original_graph", "m2_eta0", "m2_iaf", "modified_m2_identity",
                 "modified_m2_relu_layer", "gmvae_k16"]
     assert set(variants) <= set(plots.COLORS) and set(plots.COLORS) == set(models) | set(variants)
     colours = [plots.color(v) for v in variants]
@@ -254,7 +254,8 @@ def drawn(tree):
         plt.close(fig)
 
 
-CURVE_FIGURES = [(name, post_horizon) for name, (kind, _, _) in figures.LOG_FIGURES.items() if kind != "replicates"
+CURVE_FIGURES = [(name, post_horizon) for name, (kind, _, _) in figures.LOG_FIGURES.items()
+                 if kind not in ("replicates", "drift")  # the drift figure: tests/test_drift_figure.py
                  for post_horizon in figures.horizons(name)]
 
 

@@ -8,6 +8,7 @@ and the run says how many at the top (CI sets GMVAE_MNIST, and fails without it)
 from __future__ import annotations
 
 import os
+import re
 
 import nbformat
 import pandas as pd
@@ -230,3 +231,32 @@ def test_the_readme_shows_the_claims_table_of_every_committed_log():
     root = NOTEBOOK_DIR.parent
     table = tables.readme_claims_markdown(pd.read_csv(root / "results" / "claims.csv"))
     assert f"{tables.README_CLAIMS_START}\n{table}{tables.README_CLAIMS_END}" in (root / "README.md").read_text()
+
+
+def _github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation but hyphens and underscores dropped, spaces as
+    hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_readme_and_the_guides_link_to_files_and_headings_that_exist():
+    """Every relative link of README.md, docs/findings.md, docs/glossary.md and docs/your_own_model.md names a file
+    that exists and, after #, a heading of it; README stays a guide of at most 150 lines."""
+    root = NOTEBOOK_DIR.parent
+    pages = [root / "README.md", *(root / "docs" / name for name in ("findings.md", "glossary.md", "your_own_model.md"))]
+    broken = []
+    for page in pages:
+        text = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.S | re.M)  # links in code blocks are not links
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif anchor and linked.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", linked.read_text(), re.M)
+                if anchor not in {_github_anchor(h) for h in headings}:
+                    broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, broken
+    assert len((root / "README.md").read_text().splitlines()) <= 150

@@ -21,7 +21,8 @@ The package, by concern; the science at the top imports nothing from the three s
 Within the science: train -> loss -> models -> TFP, and train -> evaluate (-> metrics), data, runs, machine.
 
 Start with `python -m gmvae train --model gmvae --epochs 10 --out results/runs/gmvae/seed0`, or the
-notebooks in notebooks/. Cost and measured results: README.md and results/README.md.
+notebooks in notebooks/. Measured results and their cost: docs/findings.md (each run: results/README.md); a
+model of your own: docs/your_own_model.md.
 """
 
 

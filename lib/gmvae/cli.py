@@ -14,6 +14,10 @@ Arguments are checked before anything heavy is imported or trained: a bad one en
 error under the subcommand's usage, and exit status 2. So does a plan estimated at more than
 schedule.LONG_PLAN_HOURS without --long. A run folder that is damaged, holds another configuration or is in use by
 another process ends in one line too, with exit status 1. `figures` imports no TensorFlow.
+
+Models of your own: GMVAE_MODELS names modules (.py files or importable names, separated by os.pathsep) that
+register them (gmvae.models.register_model); train, reproduce and nan-check import them first, and --model
+takes their names. `figures` needs no model: it draws any run folder's log.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import sys
 from pathlib import Path
 
 from gmvae import __version__
-from gmvae.config import DECODER_FIRST, FIRST_PASSES, IMPLEMENTATIONS, MODELS, PRECISIONS, TrainConfig
+from gmvae.config import DECODER_FIRST, FIRST_PASSES, IMPLEMENTATIONS, MODELS, MODELS_ENV, PRECISIONS, TrainConfig
 from gmvae.machine import precision_override
 from gmvae.reproduction.parameters import EXECUTORS
 from gmvae.reproduction.profiles import PROFILES
@@ -41,7 +45,8 @@ _CHOICES = {"model": MODELS, "decoder_first": DECODER_FIRST, "precision": PRECIS
 _TYPES = {"int": int, "float": float, "str": str, "float | None": float}
 _FIELD_HELP = {
     "model": "m2, modified_m2 (a Gaussian-mixture first decoder layer), gmvae, or m2_iaf (M2 with a flow posterior "
-             "q(z|x,y)); a profile's run names (m2_eta0, modified_m2_clip, ...) go to --run",
+             "q(z|x,y)), or a model of your own that a module named by $GMVAE_MODELS registers "
+             "(docs/your_own_model.md); a profile's run names (m2_eta0, modified_m2_clip, ...) go to --run",
     "epochs": "epochs to train (a run in --out resumes, or is extended to them)",
     "seed": "weights, data order, binarization and z noise all derive from it",
     "k": "categories of y",
@@ -414,8 +419,30 @@ def _nan_check(args) -> int:
     return 0
 
 
+# the commands that build models of any name, and so import the modules of GMVAE_MODELS before they read their
+# arguments (bench counts the FLOPs of the built-in models' layers only)
+_COMMANDS_WITH_MODELS = ("train", "reproduce", "nan-check")
+
+
+def _load_own_models(parser, argv) -> None:
+    """Import the modules GMVAE_MODELS names (gmvae.models.load_model_modules) if the command builds models, so
+    that --model takes the models they register; a missing file or a failing import is a one-line error under
+    the command's usage."""
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = next((word for word in words if not word.startswith("-")), None)
+    if command not in _COMMANDS_WITH_MODELS or not os.environ.get(MODELS_ENV, "").strip():
+        return
+    from gmvae.models import load_model_modules
+    try:
+        load_model_modules()
+    except ValueError as error:
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices[command].error(str(error))
+
+
 def main(argv=None) -> int:
     parser = build_parser()
+    _load_own_models(parser, argv)
     args, extra = parser.parse_known_args(argv)
     command = args.subparser  # its errors print its usage, not the top-level one
     if extra and args.command != "bench":

@@ -6,7 +6,12 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-MODELS = ("m2", "modified_m2", "gmvae", "m2_iaf")
+# The models a TrainConfig accepts: the four built in, and any that gmvae.models.register_model adds (a list, so
+# that every module that imported it sees the additions).
+MODELS = ["m2", "modified_m2", "gmvae", "m2_iaf"]
+# Modules (files ending in .py, or importable names) that define and register models of your own, separated by
+# os.pathsep: the command line imports them before it reads its arguments (docs/your_own_model.md).
+MODELS_ENV = "GMVAE_MODELS"
 DECODER_FIRST = ("relu", "identity", "relu_layer")  # modified M2's first decoder nonlinearity
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")  # auto: mixed_bfloat16 where bfloat16 is native (gmvae.machine)
 FIRST_PASSES = ("file_order", "shuffled")  # order of the first pass over the training images
@@ -22,7 +27,8 @@ AUTO_FIELDS = ("precision",)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    model: str = "gmvae"            # m2 | modified_m2 | gmvae | m2_iaf (M2 with a flow posterior q(z|x,y))
+    model: str = "gmvae"            # m2 | modified_m2 | gmvae | m2_iaf (M2 with a flow posterior q(z|x,y)) | a
+                                    # model of your own (gmvae.models.register_model)
     epochs: int = 1000              # the post's schedule
     seed: int = 0                   # weights, data order, binarization and z noise all derive from it
     k: int = 10                     # categories of y

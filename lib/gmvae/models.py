@@ -31,15 +31,25 @@ with batch shape [K, B]: the K components are one batched computation, not a loo
 Layers whose input is a concatenation [x, onehot(y)] are `ConcatDense`: one Glorot-initialised
 kernel over the concatenated input (as the original), applied part by part so that the x part is
 computed once per example instead of once per category. The mathematics is unchanged.
+
+A model of your own is a ClusteringVAE subclass in a module of yours that calls :func:`register_model`; the
+command line imports such modules from the GMVAE_MODELS environment variable (docs/your_own_model.md).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib
+import importlib.util
 import itertools
+import os
+import re
+import sys
+from pathlib import Path
 
 from gmvae import machine
-from gmvae.config import TrainConfig
+from gmvae.config import MODELS, MODELS_ENV, TrainConfig
 from gmvae.quiet_import import tf, tfp
 
 tfb = tfp.bijectors
@@ -281,10 +291,65 @@ def _once_per_input(network):
 
 
 MODEL_CLASSES = {"m2": M2, "modified_m2": ModifiedM2, "gmvae": GMVAE, "m2_iaf": M2IAF}
+BUILT_IN_MODELS = tuple(MODEL_CLASSES)
+_MODEL_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def register_model(name: str, model_class: type) -> None:
+    """Make ``name`` a model: TrainConfig(model=name) accepts it, build_model builds ``model_class`` for it, the
+    command line's --model takes it, and its runs are named after it (results/runs/<name>/seed<k>/).
+
+    ``model_class`` is a ClusteringVAE that overrides the methods it changes (`p_x`, and `p_z` or `q_z`) and
+    builds its layers with `self.dense`; the loss, training, scoring and figures take it as they take the
+    built-in models. ``name``: lower-case letters, digits and underscores, not a built-in model's name or a
+    profile's run name. Registering a name again replaces its class (a module imported twice)."""
+    from gmvae.reproduction.profiles import PROFILES
+
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+        raise ValueError(f"a model's name is lower-case letters, digits and underscores, starting with a letter: "
+                         f"not {name!r}")
+    taken = set(BUILT_IN_MODELS) | {run for profile in PROFILES.values() for run in profile.seeds}
+    if name in taken:
+        raise ValueError(f"{name!r} is a built-in model or a profile's run name; choose another name")
+    if not (isinstance(model_class, type) and issubclass(model_class, ClusteringVAE)):
+        raise TypeError(f"register_model({name!r}, ...) needs a subclass of gmvae.models.ClusteringVAE, "
+                        f"not {model_class!r}")
+    MODEL_CLASSES[name] = model_class
+    if name not in MODELS:
+        MODELS.append(name)
+
+
+def load_model_modules(spec: str | None = None) -> list[str]:
+    """Import the modules that ``spec`` (default: the GMVAE_MODELS environment variable) names, separated by
+    os.pathsep: a path to a .py file, or a module's importable name. Each registers its models when imported
+    (:func:`register_model`); a file is imported once however often it is named. Returns the names of the models
+    registered so far beyond the built-in ones. ValueError if a file is missing or an import fails."""
+    spec = os.environ.get(MODELS_ENV, "") if spec is None else spec
+    for entry in filter(None, (part.strip() for part in spec.split(os.pathsep))):
+        try:
+            if entry.endswith(".py") or os.sep in entry:
+                path = Path(entry).expanduser().resolve()
+                if not path.is_file():
+                    raise FileNotFoundError(f"no file {path}")
+                module_name = f"gmvae_models_{hashlib.sha1(str(path).encode()).hexdigest()[:12]}_{path.stem}"
+                if module_name not in sys.modules:
+                    module_spec = importlib.util.spec_from_file_location(module_name, path)
+                    module = importlib.util.module_from_spec(module_spec)
+                    sys.modules[module_name] = module
+                    try:
+                        module_spec.loader.exec_module(module)
+                    except BaseException:
+                        del sys.modules[module_name]
+                        raise
+            else:
+                importlib.import_module(entry)
+        except Exception as error:  # the user's module: any error it raises is reported, in one line
+            raise ValueError(f"{MODELS_ENV}: {entry}: {type(error).__name__}: {error}") from error
+    return [name for name in MODEL_CLASSES if name not in BUILT_IN_MODELS]
 
 
 def build_model(config: TrainConfig, x_dim: int = IMAGE_PIXELS) -> ClusteringVAE:
-    """The model of config; precision "auto" becomes the machine's choice (training resolves it first, so
+    """The model of config (a built-in one or one of :func:`register_model`); precision "auto" becomes the machine's choice (training resolves it first, so
     that run.json records it)."""
     if config.precision == "auto":
         config = config.replace(precision=machine.auto_precision(tf)[0])

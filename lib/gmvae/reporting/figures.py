@@ -41,6 +41,10 @@ LOG_FIGURES = {
     "gmvae_accuracy_per_replicate.png": ("replicates", ("gmvae",), ("gmvae",)),
     "nan_drift.png": ("drift", DRIFT_RUNS, DRIFT_RUNS),
 }
+# Runs of a name that no figure above draws (a model of your own: docs/your_own_model.md) are drawn in
+# OTHER_RUNS_FIGURE over the post's three models (COMPARED_WITH, those with logs), to the last epoch they reached.
+OTHER_RUNS_FIGURE = "models_compared.png"
+COMPARED_WITH = ("m2", "modified_m2", "gmvae")
 ONE_HORIZON_KINDS = ("replicates", "drift")  # drawn at the epoch the runs reached, not also at the post's horizon
 # Figures of a trained GMVAE: notebook 03 computes their data from the best replicate's checkpoint and saves it
 # in <profile>/MODEL_FIGURE_DATA (about 100 KB, committed); redraw_figures draws them again from the data of every
@@ -207,6 +211,28 @@ def draw_log_figure(name: str, df: pd.DataFrame, original: pd.DataFrame | None =
                               show_replicates=kind != "overlay", zoom_loss=kind == "overlay")
 
 
+def drawn_run_names() -> set[str]:
+    """The run names LOG_FIGURES draws."""
+    return {r for _, names, _ in LOG_FIGURES.values() for r in names}
+
+
+def other_run_names(df: pd.DataFrame) -> list[str]:
+    """The run names in ``df`` that no figure of LOG_FIGURES draws, sorted."""
+    return sorted(set(df["run_name"]) - drawn_run_names()) if len(df) else []
+
+
+def draw_other_runs(df: pd.DataFrame):
+    """OTHER_RUNS_FIGURE: the runs of :func:`other_run_names` over the post's three models, each labelled with its
+    run name, all cut at the last epoch those runs reached; None if ``df`` holds no such runs."""
+    others = other_run_names(df)
+    if not others:
+        return None
+    horizon = int(df.loc[df["run_name"].isin(others), "epoch"].max())
+    names = [r for r in COMPARED_WITH if (df["run_name"] == r).any()] + others
+    colors = {r: plots.OTHER_COLORS[i % len(plots.OTHER_COLORS)] for i, r in enumerate(others)}
+    return plots.plot_overlay(df[df["run_name"].isin(names)], run_names=names, max_epoch=horizon, colors=colors)
+
+
 def save_log_figures(name: str, df: pd.DataFrame, original: pd.DataFrame | None, figures_dir) -> list:
     """Draw one of LOG_FIGURES at our horizon and at the post's and save both in ``figures_dir``;
     returns [(path, figure)], empty if ``df`` holds none of its runs."""
@@ -227,16 +253,20 @@ def show_post_figure(name: str) -> None:
 
 
 def load_logs(results_dir) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The logs every log figure and table is drawn from: our runs in ``results_dir/runs``, the original's, and
-    the runs kept from earlier protocols (pipeline.load_kept_runs)."""
-    all_runs = sorted({r for _, names, _ in LOG_FIGURES.values() for r in names})
-    return (plots.load_runs(results_dir, all_runs), load_original_logs(all_runs),
-            load_kept_runs(results_dir, all_runs))
+    """The logs every log figure and table is drawn from: our runs in ``results_dir/runs`` (every run folder
+    there, the runs of names no figure draws too), the original's, and the runs kept from earlier protocols
+    (pipeline.load_kept_runs)."""
+    all_runs = sorted(drawn_run_names())
+    runs_dir = Path(results_dir) / "runs"
+    found = sorted(d.name for d in runs_dir.iterdir() if d.is_dir()) if runs_dir.is_dir() else []
+    return (plots.load_runs(results_dir, all_runs + [r for r in found if r not in all_runs]),
+            load_original_logs(all_runs), load_kept_runs(results_dir, all_runs))
 
 
 def redraw_figures(results_dir="results", *, verbose=True) -> dict:
     """Redraw every log-based figure from ``results_dir/runs`` into ``results_dir/figures``, each at our
-    horizon and at the post's, over the original's logs; rewrite the claims, per-run and fidelity tables
+    horizon and at the post's, over the original's logs, and runs of other names over the post's three models
+    (OTHER_RUNS_FIGURE); rewrite the claims, per-run and fidelity tables
     (:func:`write_tables`) from the same logs, and the claims table of the README.md beside ``results_dir``
     (the repository's) if it has one (:func:`update_readme_claims`).
 
@@ -267,6 +297,10 @@ def redraw_figures(results_dir="results", *, verbose=True) -> dict:
                 continue
             written.append(plots.save_figure(fig, results_dir / "figures" / file))
             plt.close(fig)
+    fig = draw_other_runs(df)  # only where there are such runs: nothing to say otherwise
+    if fig is not None:
+        written.append(plots.save_figure(fig, results_dir / "figures" / OTHER_RUNS_FIGURE))
+        plt.close(fig)
     model_data = saved_model_figure_data(results_dir, df)
     if model_data is None:
         skipped.update({name: f"no {MODEL_FIGURE_DATA.as_posix()} of the best GMVAE replicate's last epoch, here or "

@@ -91,6 +91,9 @@ ORIGINAL_SOURCE = "RuiShu/vae-clustering"
 # for the original's.
 NAN_COLOR = "#404040"
 ORIGINAL_NAN_COLOR = "#a0a0a0"
+# Colours of models of your own on the figure that compares them with the post's (gmvae.reporting.figures
+# .draw_other_runs): none of COLORS' nor the NaN markers'.
+OTHER_COLORS = ("#000000", "#6a3d9a", "#b15928", "#01665e", "#8e0152")
 
 # The post's three panels: (log column, panel title, y-axis label).
 PANELS = (
@@ -359,14 +362,15 @@ def _draw_original(axes, original: pd.DataFrame, col, name: str, panels=PANELS):
     return entry
 
 
-def _draw_runs(axes, df, run_names, original, horizon, panels, show_replicates):
+def _draw_runs(axes, df, run_names, original, horizon, panels, show_replicates, colors: dict | None = None):
     """Ours and the original's of each run name; returns (legend entries, caption of the figure)."""
     entries, drawn_original = [], []
     for i, run_name in enumerate(run_names):
         g = df[df["run_name"] == run_name]
         if g.empty:
             continue
-        entries.append(_draw_ours(axes, g, run_name, color(run_name, i), label(run_name), panels, show_replicates))
+        entries.append(_draw_ours(axes, g, run_name, (colors or {}).get(run_name) or color(run_name, i),
+                                  label(run_name), panels, show_replicates))
         theirs = _original_of(original, run_name, horizon)
         if len(theirs):
             entries.append(_draw_original(axes, theirs, original_color(run_name, i), label(run_name), panels))
@@ -553,7 +557,8 @@ def plot_curves(df: pd.DataFrame, title: str | None = None, *, original: pd.Data
 
 def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, original: pd.DataFrame | None = None,
                  max_epoch: int | None = None, majority: float | None = MNIST_TEST_MAJORITY_RATE,
-                 show_replicates=True, panels=PANELS, zoom_loss: bool = False):
+                 show_replicates=True, panels=PANELS, zoom_loss: bool = False,
+                 colors: dict | None = None):
     """Several models on the same panels (default the post's three), one colour each (COLORS), with a legend (the
     post's overlay).
 
@@ -562,7 +567,8 @@ def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, 
     legend entry per model and source (at most two per model); the caption above them says what thin lines and NaN
     marks are. ``panels``: (log column, title, y label) per panel, e.g. PANELS plus MUTUAL_INFORMATION_PANEL.
     ``zoom_loss``: an inset on the loss panel with the last half of the epochs all our runs reached, its y axis fitted
-    to the curves there, where the loss gaps of a nat or two between the models show.
+    to the curves there, where the loss gaps of a nat or two between the models show. ``colors``: {run name:
+    colour} over COLORS' (models of your own).
     """
     if df.empty:
         raise ValueError("plot_overlay: no logs to draw (empty DataFrame)")
@@ -576,7 +582,8 @@ def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, 
                                                          else FIGSIZE_WIDE[1]), layout="constrained", squeeze=False)
         axes = list(axes.ravel())
         drawn = [r for r in run_names if (df["run_name"] == r).any()]
-        entries, caption = _draw_runs(axes, df, drawn, original, horizon, panels, show_replicates)
+        entries, caption = _draw_runs(axes, df, drawn, original, horizon, panels, show_replicates,
+                                      colors)
         _finish_axes(fig, axes, df, majority, horizon, panels, entries, caption)
         if zoom_loss:
             for ax, (column, _, _) in zip(axes, panels):

@@ -70,11 +70,12 @@ def wall_time_table(profile_name: str, epoch_seconds: dict[str, float], nodes=(1
 
 
 def epoch_seconds(config: TrainConfig) -> float:
-    """An epoch of ``config`` at the measured pace: its model's MEASURED_EPOCH_SECONDS, scaled by iterations x
-    batch size x K (a step's cost grows about linearly in batch size and K: docs/performance.md)."""
+    """An epoch of ``config`` at the measured pace: its model's MEASURED_EPOCH_SECONDS (a model of your own, never
+    measured: the slowest measured model's, so that the estimate errs long), scaled by iterations x batch size x K
+    (a step's cost grows about linearly in batch size and K: docs/performance.md)."""
     iterations, batch_size, k = MEASURED_SIZE
     scale = (config.iters_per_epoch / iterations) * (config.batch_size / batch_size) * (config.k / k)
-    return MEASURED_EPOCH_SECONDS[config.model] * scale
+    return MEASURED_EPOCH_SECONDS.get(config.model, max(MEASURED_EPOCH_SECONDS.values())) * scale
 
 
 def epochs_to_train(config: TrainConfig, run_dir, *, retrain: bool = False) -> int:
