@@ -241,6 +241,18 @@ def test_with_no_spread_on_either_side_the_tests_take_their_limits(ours, differe
 
 
 @pytest.mark.filterwarnings("error")
+def test_a_sample_of_one_value_has_that_value_as_mean_and_no_spread_whatever_summing_leaves():
+    """Three runs at 0.7 sum to 2.1000000000000001 in floating point, a mean off 0.7 and a variance of 2e-32, not
+    0: taken as they are, the standard error would be 8e-17 and the tests would divide noise by noise. A sample of
+    one value is 0.7 without spread, so 0.6995 four times against it is half a unit off, exactly on the edge."""
+    assert np.mean([0.7] * 3) != 0.7 and np.var([0.7] * 3, ddof=1) > 0
+    r = fidelity.compare_samples([0.6995] * 4, [0.7] * 3)
+    assert (r["original_mean"], r["original_sd"], r["margin"], r["resolution"]) == (0.7, 0.0, 0.0005, 0.0005)
+    assert np.isnan(r["welch_df"]) and r["ci95_low"] == r["ci95_high"] == r["difference"]
+    assert (r["welch_p"], r["tost_p"], r["verdict"]) == (0.0, 0.5, "undecided")
+
+
+@pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("ours, verdict", [
     # mean 0.11355, sd 0.0001: difference -0.00045 within half a unit, though Welch's p is 0.003
     ([0.1135, 0.1135, 0.1135, 0.1137], "undecided"),
