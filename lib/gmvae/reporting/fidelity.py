@@ -155,9 +155,9 @@ DISTRIBUTION_RULE = (
     "standard deviation, at least half a unit of the digit it logged at its mean); else different: the 95 % Welch "
     "interval of the difference lies wholly beyond +-half a unit of the digit the original logged at its mean (so "
     "Welch's two-sided p < 0.05, and a difference its rounding could make, one of half a unit or less, is never "
-    "different); else undecided (also when either side has fewer than 2 runs). Where neither side varies the "
+    "different); else undecided (also when either side has fewer than 2 runs). Where neither side varies, the "
     "difference is known exactly and each test takes its limit as the spread goes to 0: the interval is the "
-    "difference alone, Welch's p is 0 (1 for no difference), and the TOST p is 0 for a difference inside +-margin, "
+    "difference alone, Welch's p is 0 (1 where the two are equal), and the TOST p is 0 for a difference inside +-margin, "
     "1/2 on its edge and 1 beyond it")
 DISTRIBUTION_COLUMNS = [
     "source", "run_name", "metric", "epoch", "ours_mean", "ours_sd", "ours_n", "original_mean", "original_sd",
