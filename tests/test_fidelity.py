@@ -200,14 +200,86 @@ def test_a_difference_equal_to_the_margin_has_a_tost_p_of_one_half():
     assert r["tost_p"] == pytest.approx(0.5) and r["verdict"] == "different"
 
 
-@pytest.mark.parametrize("welch_p, tost_p, verdict", [
-    (0.049, 0.5, "different"), (0.05, 0.5, "undecided"),          # 5 % itself is not below 5 %
-    (0.5, 0.049, "equivalent"), (0.5, 0.05, "undecided"),
-    (0.001, 0.001, "equivalent"),                                 # a difference inside the margin, shown both ways
-    (np.nan, np.nan, "undecided"), (0.01, np.nan, "different"),
+@pytest.mark.parametrize("welch_p, tost_p, beyond_rounding, verdict", [
+    (0.049, 0.5, True, "different"), (0.05, 0.5, True, "undecided"),   # 5 % itself is not below 5 %
+    (0.001, 0.5, False, "undecided"),                                  # significant, but within the rounding
+    (0.5, 0.049, False, "equivalent"), (0.5, 0.05, False, "undecided"),
+    (0.001, 0.001, True, "equivalent"),                                # inside the margin, shown both ways
+    (np.nan, np.nan, False, "undecided"), (0.01, np.nan, True, "different"),
 ])
-def test_the_verdict_at_each_threshold(welch_p, tost_p, verdict):
-    assert fidelity.verdict_of(welch_p, tost_p) == verdict
+def test_the_verdict_at_each_threshold(welch_p, tost_p, beyond_rounding, verdict):
+    assert fidelity.verdict_of(welch_p, tost_p, beyond_rounding) == verdict
+
+
+# ---- the original's rounding: ours at full precision against the original's logged 1.14e-01 (0.1135 to 0.1145) ----
+
+ROUNDED = [0.114] * 3  # half a logged unit at its mean: 0.0005, and no spread, so the margin is 0.0005 too
+
+
+@pytest.mark.filterwarnings("error")  # no division by zero, no "catastrophic cancellation" from SciPy
+@pytest.mark.parametrize("ours, difference, welch_p, tost_p, verdict", [
+    # 0.1135 - 0.114 = -0.0005 (in floating point -0.0005 - 4e-19): exactly half a unit, which the rounding alone
+    # can make, so not different; on the edge of the margin, where t = 0 at any spread gives 1/2: not equivalent
+    (0.1135, -0.0005, 0.0, 0.5, "undecided"),
+    (0.1137, -0.0003, 0.0, 0.0, "equivalent"),    # inside +-0.0005 with no spread: both one-sided tests reject
+    (0.1134, -0.0006, 0.0, 1.0, "different"),     # beyond half a unit (within a whole one): resolved
+    (0.1146, +0.0006, 0.0, 1.0, "different"),     # and on the other side
+    (0.114, 0.0, 1.0, 0.0, "equivalent"),         # the same value: t = 0, Welch's p 1
+])
+def test_with_no_spread_on_either_side_the_tests_take_their_limits(ours, difference, welch_p, tost_p, verdict):
+    """Four runs of ours at one value against the original's three at 0.114: the difference of means is known
+    exactly (standard error 0, the Welch-Satterthwaite df 0 / 0, NaN), the 95 % interval is the difference alone,
+    and each p is its limit as the spread goes to 0 at this difference: Welch's 0 (1 for no difference), the
+    TOST's 0 inside +-margin, 1/2 on its edge, 1 beyond it. The smallest difference the rule would find is the half
+    unit itself (any larger one is found)."""
+    r = fidelity.compare_samples([ours] * 4, ROUNDED)
+    assert (r["ours_sd"], r["original_sd"], r["margin"], r["resolution"]) == (0.0, 0.0, 0.0005, 0.0005)
+    assert r["difference"] == pytest.approx(difference, abs=1e-15) and np.isnan(r["welch_df"])
+    assert r["ci95_low"] == r["ci95_high"] == r["difference"]
+    assert (r["welch_p"], r["tost_p"], r["verdict"]) == (welch_p, tost_p, verdict)
+    assert r["detectable_difference"] == 0.0005
+
+
+@pytest.mark.filterwarnings("error")
+def test_a_sample_of_one_value_has_that_value_as_mean_and_no_spread_whatever_summing_leaves():
+    """Three runs at 0.7 sum to 2.1000000000000001 in floating point, a mean off 0.7 and a variance of 2e-32, not
+    0: taken as they are, the standard error would be 8e-17 and the tests would divide noise by noise. A sample of
+    one value is 0.7 without spread, so 0.6995 four times against it is half a unit off, exactly on the edge."""
+    assert np.mean([0.7] * 3) != 0.7 and np.var([0.7] * 3, ddof=1) > 0
+    r = fidelity.compare_samples([0.6995] * 4, [0.7] * 3)
+    assert (r["original_mean"], r["original_sd"], r["margin"], r["resolution"]) == (0.7, 0.0, 0.0005, 0.0005)
+    assert np.isnan(r["welch_df"]) and r["ci95_low"] == r["ci95_high"] == r["difference"]
+    assert (r["welch_p"], r["tost_p"], r["verdict"]) == (0.0, 0.5, "undecided")
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("ours, verdict", [
+    # mean 0.11355, sd 0.0001: difference -0.00045 within half a unit, though Welch's p is 0.003
+    ([0.1135, 0.1135, 0.1135, 0.1137], "undecided"),
+    # mean 0.1134, sd 0.0002: difference -0.0006, beyond half a unit, Welch's p 0.009, but its interval
+    # -0.0006 +- 3.1824 x 0.0001 = [-0.00092, -0.00028] reaches into +-0.0005: the rounding could make it
+    ([0.1133, 0.1133, 0.1133, 0.1137], "undecided"),
+    # mean 0.1130: difference -0.001, interval [-0.00132, -0.00068] wholly below -0.0005
+    ([0.1129, 0.1129, 0.1129, 0.1133], "different"),
+])
+def test_against_a_constant_original_the_interval_must_clear_half_a_unit(ours, verdict):
+    """The original's 0.114 four times: the standard error is ours alone, sd / 2, with 3 degrees of freedom
+    (t_0.975 = 3.1824). "different" needs the whole 95 % interval beyond +-0.0005, not only the difference."""
+    r = fidelity.compare_samples(ours, [0.114] * 4)
+    sd = np.std(ours, ddof=1)
+    assert r["welch_df"] == pytest.approx(3.0) and r["original_sd"] == 0.0
+    half_width = scipy.stats.t.isf(0.025, 3) * sd / 2
+    assert (r["ci95_low"], r["ci95_high"]) == pytest.approx((r["difference"] - half_width, r["difference"] + half_width))
+    assert r["welch_p"] < 0.01 and r["verdict"] == verdict
+
+
+def test_the_half_unit_is_taken_at_the_originals_mean():
+    """0.0995 and 0.101 (mean 0.10025, logged digit 0.001): 0.0005, though 0.0995's own digit is 0.0001; losses
+    at 94.3 give 0.05."""
+    assert fidelity.rounding_resolution([0.0995, 0.101]) == pytest.approx(0.0005)
+    assert fidelity.rounding_resolution([[94.3, 94.4], [0.0995, 0.0997]]) == pytest.approx([0.05, 0.00005])
+    assert fidelity.equivalence_margin([0.0995, 0.101]) == pytest.approx(np.std([0.0995, 0.101], ddof=1))
+    assert fidelity.equivalence_margin([0.114, 0.114]) == 0.0005 and fidelity.equivalence_margin([0.114]) == 0.0005
 
 
 def test_the_margin_is_the_originals_spread_when_that_is_wider_than_half_a_logged_unit():
@@ -236,8 +308,17 @@ def test_the_detectable_difference_has_80_percent_power_under_the_noncentral_t()
 def test_the_distribution_table_carries_the_detectable_difference_of_its_own_counts_and_spreads():
     r = fidelity.compare_samples(OURS, ORIGINAL)
     _, se, _, df = welch_by_hand(OURS, ORIGINAL)
-    assert r["detectable_difference"] == pytest.approx(fidelity.detectable_difference(se, df))
+    # half a unit of the original's mean, 7.00e+00: 0.005
+    assert r["detectable_difference"] == pytest.approx(fidelity.detectable_difference(se, df, 0.005))
     assert r["detectable_difference"] > abs(r["difference"])  # -4.5: significant here, but below the 80 % mark
+
+
+def test_the_detectable_difference_starts_at_the_half_unit():
+    """The rule needs the interval beyond +-half a unit, so what it detects is that much further out; with no
+    spread, the half unit itself."""
+    _, se, _, df = welch_by_hand(OURS, ORIGINAL)
+    assert fidelity.detectable_difference(se, df, 0.005) == pytest.approx(0.005 + fidelity.detectable_difference(se, df))
+    assert fidelity.detectable_difference(0.0, np.nan, 0.0005) == 0.0005
 
 
 DRAWS = 4000
@@ -288,6 +369,75 @@ def test_at_the_detectable_difference_the_rule_finds_a_difference_in_about_80_pe
     assert 0.65 <= different <= 0.85
 
 
+def logged(values):
+    """``values`` as the original logged them, with {:10.2e}: three significant digits (0.11352 -> 0.114)."""
+    return np.vectorize(lambda v: float(f"{v:.2e}"), otypes=[float])(values)
+
+
+HALF_UNIT = 0.0005  # of a value near 0.11, logged as 1.13e-01 or 1.14e-01
+# means: inside a logged unit and on the edge between two (0.1135 rounds to 0.114, 0.11349 to 0.113); spreads,
+# ours and the original's: a tenth to three tenths of the logged unit 0.001, so that the original's runs often
+# log one value, and its logged mean can be off by up to half a unit
+ROUNDED_MEANS = [0.1132, 0.1135, 0.1138]
+ROUNDED_SPREADS = [(0.0001, 0.0001), (0.0003, 0.0003), (0.0001, 0.0003), (0.0003, 0.0001)]
+
+
+def rounded_verdicts(rng, n_ours, n_original, mean, sd_ours, sd_original, true_difference):
+    """Verdicts over DRAWS pairs: ours normal at ``mean + true_difference`` at full precision, the original's
+    normal at ``mean`` and logged to three significant digits, each pair judged with the margin the rule sets
+    from the original's logged values (their sd, at least half a unit)."""
+    ours = rng.normal(mean + true_difference, sd_ours, (DRAWS, n_ours))
+    original = logged(rng.normal(mean, sd_original, (DRAWS, n_original)))
+    return fidelity.welch_verdict(ours, original, fidelity.equivalence_margin(original))["verdict"]
+
+
+@pytest.mark.parametrize("n_ours, n_original", COUNTS)
+def test_on_rounded_logs_the_false_different_rate_at_equal_means_is_at_most_6_5_percent(n_ours, n_original):
+    """Welch's test alone calls up to 97 % of these pairs "different" (the original's runs near 0.1138 all log
+    0.114, with no spread, 0.0002 off; near 0.1135 they log 0.113 or 0.114, up to half a unit off); the rule asks
+    the interval to clear half a unit."""
+    for mean, (sd_ours, sd_original) in itertools.product(ROUNDED_MEANS, ROUNDED_SPREADS):
+        verdicts = rounded_verdicts(np.random.default_rng(4), n_ours, n_original, mean, sd_ours, sd_original, 0.0)
+        different = np.mean(verdicts == "different")
+        print(f"\n{n_ours} v {n_original} rounded, mean {mean}, sds {sd_ours:g} and {sd_original:g}, equal means: "
+              f"different {different:.2%}")
+        assert different <= 0.065, (mean, sd_ours, sd_original)
+
+
+@pytest.mark.parametrize("n_ours, n_original", COUNTS)
+def test_on_rounded_logs_the_false_equivalent_rate_beyond_the_margin_and_half_a_unit_is_at_most_6_5_percent(
+        n_ours, n_original):
+    """The original's logged mean can be off its runs' mean by up to half a unit, so a true difference up to the
+    margin plus half a unit can look as if it were within the margin (at a true difference equal to the margin,
+    up to 99 % of these pairs are "equivalent": ours at 0.1127 against the original's 0.1132, logged 0.113):
+    "equivalent" means equal up to the margin and the original's rounding. From the margin plus half a unit on
+    (the margin being the original's sd, at least half a unit), the rule's error rate is bounded again; both
+    signs."""
+    for mean, (sd_ours, sd_original), sign in itertools.product(ROUNDED_MEANS, ROUNDED_SPREADS, (1, -1)):
+        difference = sign * (max(sd_original, HALF_UNIT) + HALF_UNIT)
+        verdicts = rounded_verdicts(np.random.default_rng(5), n_ours, n_original, mean, sd_ours, sd_original,
+                                    difference)
+        equivalent = np.mean(verdicts == "equivalent")
+        print(f"\n{n_ours} v {n_original} rounded, mean {mean}, sds {sd_ours:g} and {sd_original:g}, difference "
+              f"{difference:+g}: equivalent {equivalent:.2%}")
+        assert equivalent <= 0.065, (mean, sd_ours, sd_original, sign)
+
+
+@pytest.mark.parametrize("n_ours, n_original", COUNTS)
+def test_at_the_detectable_difference_beyond_half_a_unit_the_rule_finds_a_difference_in_about_80_percent(
+        n_ours, n_original):
+    """Near 0.11, with sds of a tenth of the logged unit a side (unrounded, so that only the rule's half unit,
+    0.0005, is at work): the detectable difference is that half unit and then Welch's, and the rule finds it in
+    about as many pairs as Welch's test finds its own."""
+    se, df = welch_parts(0.0001 ** 2, n_ours, 0.0001 ** 2, n_original)
+    delta = fidelity.detectable_difference(se, df, HALF_UNIT)
+    rng = np.random.default_rng(6)
+    ours, original = rng.normal(0.11 + delta, 0.0001, (DRAWS, n_ours)), rng.normal(0.11, 0.0001, (DRAWS, n_original))
+    different = np.mean(fidelity.welch_verdict(ours, original, 0.0001)["verdict"] == "different")
+    print(f"\n{n_ours} v {n_original}, sds 0.0001 near 0.11: difference {delta:.5f} found in {different:.2%}")
+    assert 0.65 <= different <= 0.85
+
+
 def test_the_permutation_p_value_is_the_exact_one_for_small_samples():
     """1, 2, 3 against 4, 5, 6: of the 20 ways to split the six values in two groups of three, only this one
     and its mirror have a difference of means as large as 3: p = 2 / 20."""
@@ -326,7 +476,8 @@ def test_a_row_prints_each_p_to_three_decimals_and_a_smaller_one_as_below_0_001(
                          **fidelity.compare_samples(OURS, ORIGINAL), "low": 4.5, "high": 9.5, "inside": False}])
     md = fidelity.distribution_markdown_table(row).iloc[0]
     assert (md["95 % interval (Welch)"], md["p (Welch)"], md["p (TOST)"]) == ("[-8.54, -0.46]", "0.038", "0.926")
-    assert md["detectable (80 %)"] == f"{fidelity.detectable_difference(*welch_by_hand(OURS, ORIGINAL)[1::2]):.2f}"
+    detectable = fidelity.detectable_difference(*welch_by_hand(OURS, ORIGINAL)[1::2], 0.005)
+    assert (md["detectable (80 %)"], md["half unit"]) == (f"{detectable:.2f}", "0.01")  # loss: to 0.01
     row["welch_p"] = 0.00099
     assert fidelity.distribution_markdown_table(row).iloc[0]["p (Welch)"] == "< 0.001"
 

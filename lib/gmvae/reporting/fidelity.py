@@ -152,76 +152,144 @@ RESAMPLING_SEED = 0        # every comparison permutes with this seed: the table
 DISTRIBUTION_RULE = (
     "equivalent: two one-sided Welch t-tests (TOST), each at 5 %, reject a difference of means of -margin or less "
     "and of +margin or more, i.e. the 90 % Welch interval lies inside +-margin (margin = the original's between-run "
-    "standard deviation, at least half a unit of the digit it logged); else different: Welch's two-sided t-test "
-    "gives p < 0.05; else undecided (also when either side has fewer than 2 runs)")
+    "standard deviation, at least half a unit of the digit it logged at its mean); else different: the 95 % Welch "
+    "interval of the difference lies wholly beyond +-half a unit of the digit the original logged at its mean (so "
+    "Welch's two-sided p < 0.05, and a difference its rounding could make, one of half a unit or less, is never "
+    "different); else undecided (also when either side has fewer than 2 runs). Where neither side varies, the "
+    "difference is known exactly and each test takes its limit as the spread goes to 0: the interval is the "
+    "difference alone, Welch's p is 0 (1 where the two are equal), and the TOST p is 0 for a difference inside +-margin, "
+    "1/2 on its edge and 1 beyond it")
 DISTRIBUTION_COLUMNS = [
     "source", "run_name", "metric", "epoch", "ours_mean", "ours_sd", "ours_n", "original_mean", "original_sd",
     "original_n", "difference", "ci95_low", "ci95_high", "welch_df", "welch_p", "tost_p", "permutation_p", "margin",
-    "detectable_difference", "verdict", "original_min", "original_max", "low", "high", "inside"]
+    "resolution", "detectable_difference", "verdict", "original_min", "original_max", "low", "high", "inside"]
+SAME_UP_TO = 1e-9  # a difference within this share of the bound it is compared with is on it (0.1135 - 0.114 is
+                   # -0.0005 - 4e-19 in floating point, half a unit of 0.114 is 0.0005)
 
 
 def _difference_of_means(a, b, axis=-1):
     return np.mean(a, axis=axis) - np.mean(b, axis=axis)
 
 
-def equivalence_margin(original: np.ndarray) -> float:
+def sample_moments(values):
+    """(mean, variance with ddof 1) over the last axis. A sample whose values are all equal has its value as mean
+    and a variance of exactly 0, not the few units of the last place that summing leaves (0.1135 four times has a
+    float mean that can differ from 0.1135)."""
+    values = np.asarray(values, float)
+    constant = np.ptp(values, axis=-1) == 0
+    mean = np.where(constant, values[..., 0], np.mean(values, axis=-1))
+    if values.shape[-1] < 2:
+        return mean, np.full(np.shape(mean), np.nan)
+    return mean, np.where(constant, 0.0, np.var(values, axis=-1, ddof=1))
+
+
+def rounding_resolution(original) -> np.ndarray:
+    """Half a unit of the digit the original logged at its mean (:func:`half_unit`), over the last axis: the
+    largest gap between two means that its rounding alone can make, and so the smallest the verdicts resolve."""
+    return np.vectorize(half_unit, otypes=[float])(sample_moments(original)[0])
+
+
+def equivalence_margin(original):
     """The original's between-run standard deviation, but never less than half a unit of the digit it logged
-    at its mean (its rounded logs give M2's accuracy and entropy no spread at all)."""
-    sd = float(np.std(original, ddof=1)) if len(original) > 1 else 0.0
-    return max(sd, half_unit(float(np.mean(original))))
+    at its mean (:func:`rounding_resolution`; its rounded logs give M2's accuracy and entropy no spread at all),
+    over the last axis; one run has no spread, so its margin is the half unit."""
+    variance = sample_moments(original)[1]
+    return np.fmax(np.sqrt(variance), rounding_resolution(original))
+
+
+def _sign(x, scale):
+    """-1, 0 or +1: the sign of ``x``, 0 where |x| is at most SAME_UP_TO of ``scale`` (floating-point noise)."""
+    return np.where(np.abs(x) <= SAME_UP_TO * np.abs(scale), 0, np.sign(x))
 
 
 def welch_standard_error(ours, original):
     """sqrt(s1^2 / n1 + s2^2 / n2) over the last axis: the standard error of the difference of means that Welch's
-    test divides by (SciPy does not return it)."""
-    return np.sqrt(np.var(ours, axis=-1, ddof=1) / np.shape(ours)[-1]
-                   + np.var(original, axis=-1, ddof=1) / np.shape(original)[-1])
+    test divides by; exactly 0 where neither sample varies (:func:`sample_moments`)."""
+    return np.sqrt(sample_moments(ours)[1] / np.shape(ours)[-1] + sample_moments(original)[1] / np.shape(original)[-1])
+
+
+def welch_df(ours, original):
+    """The Welch-Satterthwaite degrees of freedom over the last axis; NaN where neither sample varies (0 / 0: no
+    test there needs them, :func:`t_cdf`)."""
+    a = sample_moments(ours)[1] / np.shape(ours)[-1]
+    b = sample_moments(original)[1] / np.shape(original)[-1]
+    denominator = a ** 2 / (np.shape(ours)[-1] - 1) + b ** 2 / (np.shape(original)[-1] - 1)
+    return np.divide((a + b) ** 2, denominator, out=np.full(np.shape(denominator), np.nan), where=denominator > 0)
+
+
+def t_cdf(shift, standard_error, df, scale):
+    """P(T < shift / standard_error) for Student's t with ``df`` degrees of freedom. Where the standard error is 0,
+    its limit as the spread goes to 0 at a fixed ``shift``, whatever df: 1 for a positive shift, 0 for a negative
+    one, 1/2 for none (|shift| within SAME_UP_TO of ``scale``, as t = 0 gives 1/2 at any spread)."""
+    varies = standard_error > 0
+    safe_se, safe_df = np.where(varies, standard_error, 1.0), np.where(varies, df, 1.0)
+    return np.where(varies, scipy.stats.t.cdf(shift / safe_se, safe_df), 0.5 * (1 + _sign(shift, scale)))
 
 
 def tost_p_value(difference, standard_error, df, margin):
     """The larger p of the two one-sided Welch tests, of H0 "difference <= -margin" and of H0 "difference >=
     +margin", from Student's t with ``df`` (Welch-Satterthwaite) degrees of freedom: below ALPHA, both H0 are
-    rejected at ALPHA. Where neither sample varies, the t statistics are +-inf (their limits) or NaN (no decision)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        above_lower = scipy.stats.t.sf((difference + margin) / standard_error, df)
-        below_upper = scipy.stats.t.cdf((difference - margin) / standard_error, df)
+    rejected at ALPHA. Where neither sample varies (standard error 0) each takes its limit (:func:`t_cdf`), so the
+    TOST p is 0 for |difference| < margin, 1/2 for |difference| = margin and 1 beyond it."""
+    above_lower = t_cdf(-(difference + margin), standard_error, df, margin)  # P(T > (d + m) / se)
+    below_upper = t_cdf(difference - margin, standard_error, df, margin)     # P(T < (d - m) / se)
     return np.maximum(above_lower, below_upper)
 
 
-def verdict_of(welch_p, tost_p):
-    """DISTRIBUTION_RULE on the two p-values: "equivalent" comes first, as a difference smaller than the margin
-    can be both significant and equivalent; a NaN p decides nothing."""
-    return np.where(np.less(tost_p, ALPHA), "equivalent", np.where(np.less(welch_p, ALPHA), "different", "undecided"))
+def verdict_of(welch_p, tost_p, beyond_rounding):
+    """DISTRIBUTION_RULE on the two p-values and on whether the 95 % Welch interval lies wholly beyond +-half a
+    logged unit (:func:`welch_verdict`): "equivalent" comes first, as a difference smaller than the margin can be
+    both significant and equivalent; a NaN p decides nothing; "different" needs both Welch's p below ALPHA and the
+    interval beyond the rounding."""
+    different = np.less(welch_p, ALPHA) & np.asarray(beyond_rounding, bool)
+    return np.where(np.less(tost_p, ALPHA), "equivalent", np.where(different, "different", "undecided"))
 
 
 def welch_verdict(ours, original, margin) -> dict:
     """Welch's comparison of the mean of ``ours`` with the mean of ``original`` (the runs along the last axis; any
     leading axes are separate comparisons, ``margin`` broadcast against them): the 95 % Welch interval of the
     difference of means (ours - original), the Welch-Satterthwaite degrees of freedom, Welch's two-sided p, the
-    TOST p (:func:`tost_p_value`) against ``margin``, the standard error and the verdict of DISTRIBUTION_RULE.
-    Each sample needs at least two runs."""
-    test = scipy.stats.ttest_ind(ours, original, axis=-1, equal_var=False)
-    interval = test.confidence_interval(1 - ALPHA)
-    standard_error = welch_standard_error(ours, original)
-    tost_p = tost_p_value(_difference_of_means(ours, original), standard_error, test.df, margin)
-    return {"ci95_low": interval.low, "ci95_high": interval.high, "welch_df": test.df, "welch_p": test.pvalue,
-            "tost_p": tost_p, "standard_error": standard_error, "verdict": verdict_of(test.pvalue, tost_p)}
+    TOST p (:func:`tost_p_value`) against ``margin``, the standard error, the :func:`rounding_resolution` (half a logged
+    unit at the original's mean) and the verdict of DISTRIBUTION_RULE. Each sample needs at least two runs.
+
+    Computed here rather than by SciPy's ``ttest_ind``, which divides 0 by 0 and warns of catastrophic cancellation
+    where a sample does not vary: where neither varies, the interval is the difference alone, Welch's p is 0 for a
+    difference and 1 for none, df is NaN, and the TOST p is :func:`tost_p_value`'s limit."""
+    ours, original = np.asarray(ours, float), np.asarray(original, float)
+    difference = sample_moments(ours)[0] - sample_moments(original)[0]
+    standard_error, df = welch_standard_error(ours, original), welch_df(ours, original)
+    varies = standard_error > 0
+    safe_se, safe_df = np.where(varies, standard_error, 1.0), np.where(varies, df, 1.0)
+    welch_p = np.where(varies, 2 * scipy.stats.t.sf(np.abs(difference) / safe_se, safe_df),
+                       np.where(difference == 0, 1.0, 0.0))
+    half_width = np.where(varies, scipy.stats.t.isf(ALPHA / 2, safe_df) * standard_error, 0.0)
+    half_unit_at_mean = rounding_resolution(original)
+    beyond_rounding = _sign(np.abs(difference) - half_width - half_unit_at_mean, half_unit_at_mean) > 0
+    tost_p = tost_p_value(difference, standard_error, df, margin)
+    return {"ci95_low": difference - half_width, "ci95_high": difference + half_width, "welch_df": df,
+            "welch_p": welch_p, "tost_p": tost_p, "standard_error": standard_error, "resolution": half_unit_at_mean,
+            "verdict": verdict_of(welch_p, tost_p, beyond_rounding)}
 
 
-def detectable_difference(standard_error: float, df: float) -> float:
-    """The smallest true difference of means that Welch's two-sided test at ALPHA detects with probability POWER,
-    given the observed standard error and Welch-Satterthwaite degrees of freedom: from the noncentral t
-    distribution (both taken as known), the noncentrality whose power is POWER, times the standard error. The
-    power counts the upper tail only: at 80 %, the lower one adds less than 1e-6. The standard error and df a test
-    will estimate vary from sample to sample, so at three runs a side the power at this difference is somewhat
-    below POWER."""
+def detectable_difference(standard_error: float, df: float, resolution: float = 0.0) -> float:
+    """The smallest true difference of means that the rule finds "different" (its 95 % Welch interval wholly
+    beyond +-``resolution``) with probability POWER, given the observed standard error and Welch-Satterthwaite
+    degrees of freedom: ``resolution`` plus the standard error times the noncentrality at which the noncentral t
+    distribution (both taken as known) exceeds Welch's two-sided critical value at ALPHA with probability POWER
+    (the interval's lower end, d - t se, is beyond the resolution just when (d - resolution) / se is beyond the
+    critical value). The power counts the upper tail only: at 80 %, the lower one adds less than 1e-6. The
+    standard error and df a test will estimate vary from sample to sample, so at three runs a side the power at
+    this difference is somewhat below POWER. Where neither side varies (standard error 0), any difference beyond
+    the resolution is found: the resolution itself."""
+    if standard_error == 0:
+        return float(resolution)
     critical = scipy.stats.t.isf(ALPHA / 2, df)
 
     def power_short_of_target(noncentrality):
         return scipy.stats.nct.sf(critical, df, noncentrality) - POWER
 
     # at twice the critical value plus 2 the power is above 0.96 for any df >= 1
-    return float(scipy.optimize.brentq(power_short_of_target, 0.0, 2 * critical + 2) * standard_error)
+    return float(resolution + scipy.optimize.brentq(power_short_of_target, 0.0, 2 * critical + 2) * standard_error)
 
 
 def permutation_p_value(ours: np.ndarray, original: np.ndarray) -> float:
@@ -233,22 +301,24 @@ def permutation_p_value(ours: np.ndarray, original: np.ndarray) -> float:
 
 def compare_samples(ours: np.ndarray, original: np.ndarray) -> dict:
     """Our replicates' values of one metric at one epoch against the original's: means, standard deviations,
-    counts, the difference of means (ours - original) with :func:`welch_verdict`'s interval, p-values and
-    verdict, a permutation-test p-value beside them as a second opinion, the margin, and the
-    :func:`detectable_difference` of these counts and spreads."""
+    counts, the difference of means (ours - original) with :func:`welch_verdict`'s interval, p-values, half a
+    logged unit at the original's mean and verdict, a permutation-test p-value beside them as a second opinion,
+    the margin, and the :func:`detectable_difference` of these counts and spreads."""
     ours, original = np.asarray(ours, float), np.asarray(original, float)
-    margin = equivalence_margin(original)
-    result = {"ours_mean": ours.mean(), "ours_sd": ours.std(ddof=1) if len(ours) > 1 else np.nan,
-              "ours_n": len(ours), "original_mean": original.mean(),
-              "original_sd": original.std(ddof=1) if len(original) > 1 else np.nan, "original_n": len(original),
-              "difference": ours.mean() - original.mean(), "margin": margin}
+    (ours_mean, ours_var), (original_mean, original_var) = sample_moments(ours), sample_moments(original)
+    margin = float(equivalence_margin(original))
+    result = {"ours_mean": float(ours_mean), "ours_sd": float(np.sqrt(ours_var)), "ours_n": len(ours),
+              "original_mean": float(original_mean), "original_sd": float(np.sqrt(original_var)),
+              "original_n": len(original), "difference": float(ours_mean - original_mean), "margin": margin,
+              "resolution": float(rounding_resolution(original))}
     if len(ours) < 2 or len(original) < 2:
         return {**result, "ci95_low": np.nan, "ci95_high": np.nan, "welch_df": np.nan, "welch_p": np.nan,
                 "tost_p": np.nan, "permutation_p": np.nan, "detectable_difference": np.nan, "verdict": "undecided"}
     welch = welch_verdict(ours, original, margin)
     return {**result, **{key: float(welch[key]) for key in ("ci95_low", "ci95_high", "welch_df", "welch_p", "tost_p")},
             "permutation_p": permutation_p_value(ours, original),
-            "detectable_difference": detectable_difference(float(welch["standard_error"]), float(welch["welch_df"])),
+            "detectable_difference": detectable_difference(float(welch["standard_error"]), float(welch["welch_df"]),
+                                                           result["resolution"]),
             "verdict": str(welch["verdict"])}
 
 
@@ -296,7 +366,7 @@ def distribution_markdown_table(table: pd.DataFrame) -> pd.DataFrame:
             "difference": f"{r['difference']:+.4f}" if m != "loss" else f"{r['difference']:+.2f}",
             "95 % interval (Welch)": interval(r["ci95_low"], r["ci95_high"], m),
             "p (Welch)": p(r["welch_p"]), "p (TOST)": p(r["tost_p"]), "p (permutation)": p(r["permutation_p"]),
-            "margin": format_value(m, r["margin"]),
+            "margin": format_value(m, r["margin"]), "half unit": format_value(m, r["resolution"]),
             "detectable (80 %)": "-" if not np.isfinite(detectable) else format_value(m, detectable),
             "verdict": r["verdict"],
             "original min - max, widened": f"{format_value(m, r['low'])} - {format_value(m, r['high'])}",

@@ -196,13 +196,14 @@ At epochs {', '.join(map(str, DISTRIBUTION_EPOCHS))}, each test metric over our 
 deviation, count) against the original's replicates that reached the epoch, as two samples: the difference of
 means (ours - original) with its 95 % Welch interval, Welch's two-sided p, the p of the equivalence test (TOST)
 against the margin, and a two-sided permutation-test p-value as a second opinion (exact where the splits are fewer
-than 9,999). Verdict: {DISTRIBUTION_RULE}. "detectable (80 %)": the smallest true difference Welch's test at 5 %
-would detect with 80 % power at these counts and observed spreads (noncentral t): "undecided" beside a difference
-below it says that the runs are too few to tell, not that the two agree. The original's values are taken as
-logged, to three significant digits, so a gap within its rounding can be "different" where our runs barely vary
-(where neither side varies, SciPy's Welch test gives p = 0 and an interval of the difference alone). The
-original's min-max, widened by half a logged unit as in `fidelity.md`, stands beside it. Written by notebook 04
-and `python -m gmvae figures` from the logs (gmvae.reporting.fidelity).
+than 9,999). Verdict: {DISTRIBUTION_RULE}. "half unit": half a unit of the digit the original logged at its
+mean (it logged three significant digits, so its 0.114 stands for 0.1135 to 0.1145): no gap of that size or less
+is "different", and the margin is never below it, so "equivalent" means equal up to the margin and the original's
+rounding. "detectable (80 %)": the smallest true difference the rule calls "different" with 80 % power at these
+counts and observed spreads, the half unit plus what Welch's test at 5 % detects with 80 % power (noncentral t):
+"undecided" beside a difference at or below it says that the runs are too few, or the original's logs too coarse,
+to tell, not that the two agree. The original's min-max, widened by half a logged unit as in `fidelity.md`, stands
+beside it. Written by notebook 04 and `python -m gmvae figures` from the logs (gmvae.reporting.fidelity).
 
 """
 
