@@ -68,13 +68,12 @@ class _Dense:
 
 class OriginalModifiedM2Graph:
     """The graph of modified_m2.py (method relu) on a batch x of intensities, binarized with seeds[0]; z's noise
-    for y = i from seeds[1] folded with i. Tensors: `z`, `zm`, `zv` (lists over y), `loss` [B] (the original's per-example loss), its terms
-    `reconstruction`, `kl_z`, `kl_y` [B], `qy_logit` [B, K], and the smallest pre-activations of the softplus
-    variances (`smallest`)."""
+    for y = i from seeds[1] folded with i. Tensors: `xb` (the binarized batch), `z`, `zm`, `zv` (lists over y),
+    `loss` [B] (the original's per-example loss), its terms `reconstruction`, `kl_z`, `kl_y` [B], `qy_logit` [B, K],
+    and the smallest inputs of the softplus variances and the smallest log q(y|x) (`smallest`)."""
 
     def __init__(self, config: TrainConfig, x_dim: int = 784):
         k, z_dim, hidden = config.k, config.z_dim, config.hidden
-        self.k = k
         self.x = v1.placeholder(tf.float32, [None, x_dim], name="x")
         self.seeds = v1.placeholder(tf.int32, [2, 2], name="seeds")
         with v1.variable_scope("qy"):
@@ -90,8 +89,7 @@ class OriginalModifiedM2Graph:
         self.layers = {"qy": qy_layers, "qz": [*qz_layers, zm_layer, zv_layer], "z_transform": [ym_layer, yv_layer],
                        "px": px_layers}
 
-        xb = binarize(self.x, self.seeds[0])
-        self.xb = xb
+        self.xb = xb = binarize(self.x, self.seeds[0])
         h = xb
         for layer in qy_layers:
             h, _ = layer(h)
@@ -185,8 +183,10 @@ class OriginalGraphTrainer:
     def assign(self, pairs) -> None:
         """Set variables of the graph: (variable, value) pairs."""
         with self.graph.as_default():
-            for variable, value in pairs:
-                variable.load(value, self.session)
+            values = {v1.placeholder(variable.dtype.base_dtype, variable.shape): (variable, value)
+                      for variable, value in pairs}
+            self.session.run([variable.assign(p) for p, (variable, _) in values.items()],
+                             {p: value for p, (_, value) in values.items()})
 
     def restore(self, checkpoint_path: str) -> int:
         with self.graph.as_default():
