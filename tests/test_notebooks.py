@@ -7,8 +7,12 @@ and the run says how many at the top (CI sets GMVAE_MNIST, and fails without it)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -16,9 +20,10 @@ import pytest
 
 from gmvae import runs
 from gmvae.reporting import figures, tables
-from gmvae.reproduction import notebook_runner
+from gmvae.reproduction import notebook_runner, parameters, pipeline
 from gmvae.reproduction.notebook_runner import NotebookError, run_notebook
 from gmvae.reproduction.parameters import NOTEBOOK_DIR
+from gmvae.reproduction.profiles import get_profile
 
 SMOKE_NOTEBOOKS = list(notebook_runner.NOTEBOOKS)  # every notebook, in the order they must run
 FIGURE_NOTEBOOKS = [n for n in SMOKE_NOTEBOOKS if not n.startswith("00_")]
@@ -139,7 +144,8 @@ def test_smoke_runs_left_figures_and_redraw_works(smoke_results):
                                                    | {"gmvae_samples.png", "gmvae_confusion.png",
                                                       "gmvae_accuracy_per_replicate.png"})
     assert set(report["skipped"]) == {"modified_m2_variants.png", "modified_m2_variants_post_horizon.png",
-                                      "modified_m2_clipping.png", "modified_m2_clipping_post_horizon.png"}
+                                      "modified_m2_clipping.png", "modified_m2_clipping_post_horizon.png",
+                                      "nan_drift.png"}
 
 
 @needs_mnist
@@ -215,7 +221,8 @@ def test_gmvae_notebook_without_checkpoint(smoke_results, tmp_path, with_figure_
 def test_committed_executed_notebooks_hold_no_machine_paths_or_tensorflow_chatter():
     """Every executed copy under results/, the current ones and those kept with earlier runs, each set whole."""
     root = NOTEBOOK_DIR.parent
-    folders = sorted({p.parent for p in (root / "results").rglob("executed/*.ipynb")})
+    scratch = root / "results" / parameters.SCRATCH  # git-ignored: notebooks run with a reader's parameters
+    folders = sorted({p.parent for p in (root / "results").rglob("executed/*.ipynb") if scratch not in p.parents})
     assert folders
     for folder in folders:
         assert sorted(p.name for p in folder.glob("*.ipynb")) == SMOKE_NOTEBOOKS, folder
@@ -260,3 +267,133 @@ def test_the_readme_and_the_guides_link_to_files_and_headings_that_exist():
                     broken.append(f"{page.name}: {target} (no such heading)")
     assert not broken, broken
     assert len((root / "README.md").read_text().splitlines()) <= 150
+
+
+# ---------------------------------------------------------------------------------- a reader's parameters
+
+
+@pytest.mark.parametrize("profile, seeds, epochs, own", [
+    ("cpu", None, None, True),
+    ("cpu", None, 50, True),          # the profile's epochs, given
+    ("smoke", [0], 2, True),          # the profile's seeds and epochs, given
+    ("smoke", 0, None, True),         # one seed as an integer
+    ("cpu", [0], None, False),        # the cpu profile trains GMVAE with seeds 0 and 1
+    ("cpu", None, 20, False),
+    ("cpu", [1, 2], 20, False),       # what a reader changing notebook 01's parameters cell gave
+    ("post", None, 200, False),       # post's modified M2 runs 300 epochs
+    ("post", [0, 1, 2, 3, 4, 5], None, False),
+    ("smoke", [1], None, False),
+])
+def test_which_parameters_are_the_profiles_own(profile, seeds, epochs, own):
+    assert parameters.is_profile_own(profile, seeds, epochs) is own
+    assert (parameters.output_dir("/r", profile, seeds, epochs) == Path("/r") / profile) is own
+    assert (parameters.parameters_label(profile, seeds, epochs) == "") is own
+
+
+def test_other_parameters_go_to_a_scratch_folder_named_after_them():
+    assert parameters.scratch_dir("/r", "cpu", [1, 2], 20) == Path("/r/scratch/cpu-seeds1_2-epochs20")
+    assert parameters.output_dir("/r", "cpu", [1, 2], 20) == Path("/r/scratch/cpu-seeds1_2-epochs20")
+    assert parameters.output_dir("/r", "cpu", None, 20) == Path("/r/scratch/cpu-epochs20")
+    assert parameters.output_dir("/r", "cpu", [0], 50) == Path("/r/scratch/cpu-seeds0")  # 50: cpu's own epochs
+    many = parameters.parameters_label("blog", list(range(10)))
+    assert many.startswith("seeds10x") and len(many) == len("seeds10x") + 8
+    assert many != parameters.parameters_label("blog", list(range(1, 11)))
+    # relative paths as the notebooks give them: under the repository's results/, which git ignores
+    scratch = parameters.output_dir("../results", "smoke", [1, 2], 3)
+    assert scratch == NOTEBOOK_DIR.parent.resolve() / "results" / "scratch" / "smoke-seeds1_2-epochs3"
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(scratch / "figures" / "m2_curves.png")],
+                             cwd=NOTEBOOK_DIR.parent)
+    assert ignored.returncode == 0, "results/scratch/ must be git-ignored"
+
+
+def test_the_notebooks_say_where_their_outputs_go():
+    assert parameters.output_note("../results", "cpu") == (
+        "figures and tables go to results/cpu/ (profile 'cpu', its own seeds and epochs)")
+    note = parameters.output_note("../results", "cpu", [1, 2], 20)
+    assert "\n" not in note and "seeds [1, 2], epochs 20" in note
+    assert "results/scratch/cpu-seeds1_2-epochs20/" in note
+
+
+def _write_run(results_dir, config, epochs, *, checkpoint=False):
+    d = runs.run_dir(results_dir, config.run_name, config.seed)
+    runs.write_log(d, pd.DataFrame({"epoch": range(1, epochs + 1)}).reindex(columns=runs.LOG_COLUMNS))
+    runs.write_record(d, {"config": dataclasses.asdict(config.replace(epochs=epochs)),
+                          "status": {"completed_epochs": epochs, "nan_epoch": None, "finished": True}})
+    if checkpoint:
+        (d / "checkpoints").mkdir()
+        (d / "checkpoints" / "ckpt-1.index").write_text("weights")
+    return d
+
+
+def _files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_runs_of_other_parameters_are_copies_in_the_scratch_folder(tmp_path):
+    """The committed runs that other seeds or epochs can use are read and extended as copies: results_dir/runs
+    stays byte for byte as it was, and runs of other seeds train in the scratch folder."""
+    cpu = get_profile("cpu")
+    m2 = cpu.configs("m2")[0]
+    complete = _write_run(tmp_path, m2.replace(seed=1), 200)                # the post profile's, longer
+    short = _write_run(tmp_path, m2.replace(seed=2), 10, checkpoint=True)   # to extend
+    other = _write_run(tmp_path, m2.replace(seed=3, hidden=8), 200)        # another configuration
+    before = _files(tmp_path / "runs")
+    assert pipeline.runs_root("cpu", tmp_path) == tmp_path                   # the profile's own: in place
+    scratch = pipeline.runs_root("cpu", tmp_path, seeds=[1, 2, 3, 4], epochs=20)
+    assert scratch == tmp_path / "scratch" / "cpu-seeds1_2_3_4-epochs20"
+    assert _files(tmp_path / "runs") == before
+    copy = runs.run_dir(scratch, "m2", 1)
+    assert (copy / "log.csv").read_bytes() == (complete / "log.csv").read_bytes()
+    assert (runs.run_dir(scratch, "m2", 2) / "checkpoints" / "ckpt-1.index").read_text() == "weights"
+    assert not runs.run_dir(scratch, "m2", 3).exists() and not runs.run_dir(scratch, "m2", 4).exists()
+    # what is left to train is in the scratch folder: m2 seed 2 to extend, seeds 3 and 4 from epoch 1, ...
+    todo = pipeline.pending_runs("cpu", scratch, seeds=[1, 2, 3, 4], epochs=20)
+    assert all(scratch in d.parents for _, d in todo)
+    assert {(c.run_name, c.seed) for c, _ in todo if c.run_name == "m2"} == {("m2", 2), ("m2", 3), ("m2", 4)}
+    # ... and a copy already there is the scratch folder's own: not copied again
+    runs.write_log(copy, runs.read_log(copy).head(5))
+    pipeline.runs_root("cpu", tmp_path, seeds=[1, 2, 3, 4], epochs=20)
+    assert len(runs.read_log(copy)) == 5
+    assert short.is_dir() and other.is_dir() and _files(tmp_path / "runs") == before
+
+
+def _clone_of_the_repository(tmp_path) -> Path:
+    """The repository's tracked files as they are in the working tree, committed in a new repository."""
+    root = NOTEBOOK_DIR.parent
+    clone = tmp_path / "clone"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        if (root / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, clone / name)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "clone"]):
+        subprocess.run(git + command, cwd=clone, check=True)
+    return clone
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", [
+    "cpu",                                     # reads copies of the committed runs of seeds 1 and 2, trains nothing
+    pytest.param("smoke", marks=needs_mnist),  # trains runs of seeds 1 and 2 for 3 epochs
+])
+def test_a_readers_changed_parameters_leave_the_committed_results_as_they_are(tmp_path, monkeypatch, profile):
+    """Notebook 01 run in a copy of the repository with a reader's seeds and epochs, its results_dir the default:
+    git sees no change, and the figures are in the scratch folder the notebook names."""
+    clone = _clone_of_the_repository(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(clone / "lib"))  # the kernel's gmvae, and so its notebooks/ and results/
+    given = dict(profile=profile, seeds=[1, 2], epochs=3, retrain=False, results_dir="../results", data_path=None)
+    executed = run_notebook("01_m2_failure.ipynb", clone / "results", given, notebook_dir=clone / "notebooks")
+
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
+                            capture_output=True, text=True, check=True).stdout
+    assert status == "", f"running notebook 01 with other parameters changed the repository:\n{status}"
+    scratch = clone / "results" / "scratch" / f"{profile}-seeds1_2-epochs3"
+    assert executed == scratch / "executed" / "01_m2_failure.ipynb"
+    for figure in ("m2_curves.png", "m2_curves_post_horizon.png"):
+        assert (scratch / "figures" / figure).stat().st_size > 0
+    for seed in (1, 2):
+        assert len(runs.read_log(runs.run_dir(scratch, "m2", seed))) >= 3
+    text = "".join(o.get("text", "") for c in nbformat.read(executed, as_version=4).cells
+                   if c.cell_type == "code" for o in c.get("outputs", []))
+    assert f"go to results/scratch/{profile}-seeds1_2-epochs3/" in text

@@ -352,7 +352,7 @@ def _reproduce(parser, args) -> int:
     from gmvae.data import DataError
     from gmvae.reproduction.local_training import TrainingError, default_jobs
     from gmvae.reproduction.notebook_runner import NotebookError, reproduce
-    from gmvae.reproduction.pipeline import pending_runs
+    from gmvae.reproduction.pipeline import pending_runs, runs_root
     from gmvae.reproduction.ray_training import RayMissingError
     from gmvae.runs import DamagedRunError, RunLockedError
 
@@ -360,12 +360,14 @@ def _reproduce(parser, args) -> int:
     _check_executor_flags(parser, args)
     try:
         out = args.out.expanduser().resolve()  # as reproduce resolves it
-        todo = pending_runs(args.profile, out, seeds=args.seeds, epochs=args.epochs, retrain=args.retrain)
+        # other seeds or epochs than the profile's train in a scratch folder, never over out/runs
+        runs_at = runs_root(args.profile, out, seeds=args.seeds, epochs=args.epochs)
+        todo = pending_runs(args.profile, runs_at, seeds=args.seeds, epochs=args.epochs, retrain=args.retrain)
         slots = (args.jobs or default_jobs()) if args.executor == "local" else int(default_jobs() // args.cpus_per_run)
         slots = max(1, min(slots, len(todo)))
         _refuse_a_long_plan(parser, args, todo, slots,
                             f"profile {args.profile!r}: {len(todo)} run{'s' if len(todo) != 1 else ''} to train into "
-                            f"{args.out / 'runs'}" + ("" if args.executor == "local" else ", reckoned as on this machine"),
+                            f"{(args.out if runs_at == out else runs_at) / 'runs'}" + ("" if args.executor == "local" else ", reckoned as on this machine"),
                             ", or ask for fewer --epochs, or a shorter --profile")
         reproduce(args.profile, args.out, data_path=args.data, seeds=args.seeds, epochs=args.epochs,
                   retrain=args.retrain, jobs=args.jobs, notebooks=[] if args.train_only else None,

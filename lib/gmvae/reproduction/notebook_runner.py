@@ -17,9 +17,9 @@ import pandas as pd
 from gmvae import runs
 from gmvae.reporting.figures import MODEL_FIGURE_DATA
 from gmvae.reproduction.local_training import default_jobs, train_runs
-from gmvae.reproduction.parameters import (EXECUTORS, NOTEBOOK_DIR, display_path, notebook_path,
-                                           profile_output_dir, validate_parameters)
-from gmvae.reproduction.pipeline import pending_runs
+from gmvae.reproduction.parameters import (EXECUTORS, NOTEBOOK_DIR, display_path, notebook_path, output_dir,
+                                           output_note, profile_output_dir, resolve_path, validate_parameters)
+from gmvae.reproduction.pipeline import pending_runs, runs_root
 from gmvae.reproduction.profiles import get_profile
 from gmvae.reproduction.progress import ReproductionProgress
 
@@ -41,7 +41,8 @@ class NotebookError(RuntimeError):
     """A notebook of the reproduction failed; the message is one line and names the notebook and cell."""
 
 
-# What each notebook writes under results_dir/<profile>/ (besides run logs in results_dir/runs/<run_name>/seed<k>/).
+# What each notebook writes under results_dir/<profile>/ (besides run logs in results_dir/runs/<run_name>/seed<k>/),
+# or with other seeds or epochs than the profile's under its scratch folder (parameters.output_dir).
 # Each curve figure comes twice: at our horizon and at the post's (<name>_post_horizon.png).
 NOTEBOOK_OUTPUTS = {
     "01_m2_failure.ipynb": ("figures/m2_curves.png",),
@@ -57,10 +58,12 @@ NOTEBOOK_OUTPUTS = {
 }
 
 
-def outputs_status(results_dir, profile: str) -> pd.DataFrame:
-    """Which of the notebooks' outputs for ``profile`` exist in results_dir/<profile>/ (for the index notebook)."""
-    out = profile_output_dir(results_dir, profile)
-    rows = [{"notebook": nb, "output": f"{profile}/{output}", "exists": (out / output.split(" (")[0]).exists()}
+def outputs_status(results_dir, profile: str, seeds=None, epochs=None) -> pd.DataFrame:
+    """Which of the notebooks' outputs for ``profile`` (with ``seeds`` and ``epochs``) exist in
+    parameters.output_dir: results_dir/<profile>/ or the scratch folder (for the index notebook)."""
+    out = output_dir(results_dir, profile, seeds, epochs)
+    folder = out.relative_to(resolve_path(results_dir)).as_posix()
+    rows = [{"notebook": nb, "output": f"{folder}/{output}", "exists": (out / output.split(" (")[0]).exists()}
             for nb, outputs in NOTEBOOK_OUTPUTS.items() for output in outputs]
     return pd.DataFrame(rows)
 
@@ -107,7 +110,8 @@ def _kernel_environment(progress: bool, notebook: str):
 def run_notebook(name: str, out, parameters: dict, *, kernel_name=DEFAULT_KERNEL, log_output=False,
                  notebook_dir=None, progress=False) -> Path:
     """Execute one notebook with papermill into ``<out>/<profile>/executed/<name>`` (never over the source;
-    ``profile`` as in ``parameters``).
+    ``profile`` as in ``parameters``), or with other ``seeds`` or ``epochs`` in ``parameters`` than the profile's
+    into ``executed/`` of their scratch folder (parameters.output_dir), where the notebook writes its figures.
 
     The kernel's working directory is the notebooks folder. ``progress``: training progress bars in
     the executed copy (off: one line per trained run instead). ``log_output``: echo the notebook's
@@ -121,7 +125,11 @@ def run_notebook(name: str, out, parameters: dict, *, kernel_name=DEFAULT_KERNEL
     source = notebook_dir / name
     if not source.is_file():
         raise NotebookError(f"notebook {source} not found")
-    executed = profile_output_dir(out, parameters["profile"]) / "executed" / name
+    try:
+        out_dir = output_dir(out, parameters["profile"], parameters.get("seeds"), parameters.get("epochs"))
+    except (ValueError, TypeError):  # bad parameters: the notebook's first cell says what is wrong
+        out_dir = profile_output_dir(out, parameters["profile"])
+    executed = out_dir / "executed" / name
     executed.parent.mkdir(parents=True, exist_ok=True)
     if executed.resolve() == source.resolve():
         raise NotebookError(f"refusing to write the executed copy over the source notebook {source}")
@@ -212,7 +220,9 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
     ``results_dir`` (= ``out``, made absolute) and ``data_path``. Run logs go to ``<out>/runs/<run_name>/seed<k>/``
     (shared by every profile); executed copies to ``<out>/<profile>/executed/<name>.ipynb``, figures to
     ``<out>/<profile>/figures/`` and tables to ``<out>/<profile>/`` (what ``make figures`` draws from every log in
-    ``<out>/figures/`` stays as it is). ``notebooks``: a subset of NOTEBOOKS (default all, in order).
+    ``<out>/figures/`` stays as it is). With other seeds or epochs than the profile's, all of them (runs too) go to
+    the scratch folder ``<out>/scratch/<profile>-<parameters>/`` instead (pipeline.runs_root). ``notebooks``: a
+    subset of NOTEBOOKS (default all, in order).
     ``log_output``: echo each notebook's output here as it runs; ``progress``: keep training progress
     bars in the executed copies (both off by default: follow a long run in ``<out>/runs/*/seed*/log.csv``).
     Raises ValueError for bad parameters, NotebookError (one line) when a notebook fails, and
@@ -239,17 +249,20 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
                       results_dir=notebook_path(out), data_path=None if data_abs is None else notebook_path(data_abs))
     executed = []
     total = time.perf_counter()
+    runs_at = runs_root(profile, out, seeds=seeds, epochs=epochs)  # out, or the scratch folder with copies
+    if runs_at != out:
+        print(f"reproduce: {output_note(out, profile, seeds, epochs)}", flush=True)
     print(f"reproduce: profile {profile!r} into {display_path(out)}; each run's log is "
-          f"{display_path(out / 'runs')}/<model>/seed<k>/log.csv (one row per epoch)", flush=True)
-    todo = pending_runs(profile, out, seeds=seeds, epochs=epochs, retrain=retrain)
+          f"{display_path(runs_at / 'runs')}/<model>/seed<k>/log.csv (one row per epoch)", flush=True)
+    todo = pending_runs(profile, runs_at, seeds=seeds, epochs=epochs, retrain=retrain)
     print(_training_summary(profile, seeds, epochs, len(todo)), flush=True)
     jobs = min(jobs or default_jobs(), max(len(todo), 1))
-    with ReproductionProgress(profile, out, seeds, epochs, jobs=jobs) as line:
+    with ReproductionProgress(profile, runs_at, seeds, epochs, jobs=jobs) as line:
         if todo and executor == "ray":
             with RayExecutor(address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run) as cluster:
                 line.jobs = cluster.parallel_runs
                 line.write(f"reproduce: training {len(todo)} run(s) on a {cluster.describe()}")
-                cluster.train_runs(todo, out, data_path=data_abs, retrain=retrain, say=line.write)
+                cluster.train_runs(todo, runs_at, data_path=data_abs, retrain=retrain, say=line.write)
         elif todo:
             line.write(f"reproduce: training {len(todo)} run(s), {jobs} at a time")
             train_runs(todo, jobs=jobs, data_path=data_abs, retrain=retrain, say=line.write)
@@ -264,7 +277,7 @@ def reproduce(profile, out="results", data_path=None, *, seeds=None, epochs=None
                        f"-> {display_path(executed[-1])}")
     if selected:
         print(f"reproduce: {len(selected)} notebooks in {time.perf_counter() - total:.1f} s; "
-              f"figures, tables and executed notebooks in {display_path(profile_output_dir(out, profile))}")
+              f"figures, tables and executed notebooks in {display_path(output_dir(out, profile, seeds, epochs))}")
     else:
         print(f"reproduce: trained in {time.perf_counter() - total:.1f} s; no notebooks run")
     return executed

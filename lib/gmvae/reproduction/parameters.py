@@ -6,6 +6,7 @@ source checkout so that both find the same results/ folder.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -59,8 +60,72 @@ def profile_output_dir(results_dir, profile: str) -> Path:
     ``results_dir/<profile>/``. The runs they read are shared by every profile in ``results_dir/runs/`` (the cpu
     profile reads the first 50 epochs of the post profile's), and ``results_dir/figures/`` with the tables beside
     it is what ``make figures`` draws from every log there, whatever the profile: a reproduction at a shorter
-    horizon never overwrites it."""
+    horizon never overwrites it. Notebooks run with other seeds or epochs than the profile's write to
+    :func:`output_dir` instead."""
     return resolve_path(results_dir) / profile
+
+
+SCRATCH = "scratch"  # under results_dir: what notebooks run with other parameters than their profile's write (git-ignored)
+
+
+def seed_list(seeds):
+    """seeds as a notebook may give them (None, an integer or a list) as None or a list."""
+    if seeds is None:
+        return None
+    return [seeds] if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool) else list(seeds)
+
+
+def is_profile_own(profile: str, seeds=None, epochs=None) -> bool:
+    """Whether ``seeds`` and ``epochs`` leave every run of the profile as the profile defines it: then the
+    notebooks' figures and tables are the profile's own (results_dir/<profile>/); else they belong in a scratch
+    folder (:func:`output_dir`). Decided over every run of the profile, not one notebook's, so that all notebooks
+    run with the same parameters share one folder. Seeds in another order count as other parameters."""
+    prof = get_profile(profile)
+    seeds = seed_list(seeds)
+    return all(prof.configs(run_name, seeds=seeds, epochs=epochs) == prof.configs(run_name) for run_name in prof.seeds)
+
+
+def parameters_label(profile: str, seeds=None, epochs=None) -> str:
+    """What makes the parameters other than the profile's, as a folder name: ``seeds1_2-epochs20`` (the seeds
+    part ``seeds<n>x<hash>`` for more than 6 seeds); empty for the profile's own. Seeds and epochs that are each
+    the profile's make the whole the profile's, so one of the parts names every other set of parameters."""
+    seeds = seed_list(seeds)
+    parts = []
+    if seeds is not None and not is_profile_own(profile, seeds):
+        listed = "_".join(str(int(s)) for s in seeds)
+        parts.append(f"seeds{listed}" if len(seeds) <= 6 else
+                     f"seeds{len(seeds)}x{hashlib.sha1(listed.encode()).hexdigest()[:8]}")
+    if epochs is not None and not is_profile_own(profile, epochs=epochs):
+        parts.append(f"epochs{int(epochs)}")
+    return "-".join(parts)
+
+
+def scratch_dir(results_dir, profile: str, seeds=None, epochs=None) -> Path:
+    """Where notebooks run with parameters that are not the profile's own write everything:
+    ``results_dir/scratch/<profile>-<parameters_label>/`` (figures/, tables, executed/, and runs/ with the runs
+    they train; git-ignored)."""
+    return resolve_path(results_dir) / SCRATCH / f"{profile}-{parameters_label(profile, seeds, epochs)}"
+
+
+def output_dir(results_dir, profile: str, seeds=None, epochs=None) -> Path:
+    """Where a notebook writes its figures, tables and executed copy: ``results_dir/<profile>/``
+    (:func:`profile_output_dir`) with the profile's own seeds and epochs, else :func:`scratch_dir`, so that a
+    reader's changed parameters never overwrite the profile's committed results."""
+    if is_profile_own(profile, seeds, epochs):
+        return profile_output_dir(results_dir, profile)
+    return scratch_dir(results_dir, profile, seeds, epochs)
+
+
+def output_note(results_dir, profile: str, seeds=None, epochs=None) -> str:
+    """The one line a notebook prints about where its outputs go."""
+    out = display_path(output_dir(results_dir, profile, seeds, epochs))
+    if is_profile_own(profile, seeds, epochs):
+        return f"figures and tables go to {out}/ (profile {profile!r}, its own seeds and epochs)"
+    given = ", ".join(f"{name} {value}" for name, value in (("seeds", seed_list(seeds)), ("epochs", epochs))
+                      if value is not None)
+    return (f"{given}: not profile {profile}'s own, so figures, tables and the runs they draw go to {out}/ "
+            f"(scratch, git-ignored), not to {display_path(profile_output_dir(results_dir, profile))}/ or "
+            f"{display_path(resolve_path(results_dir) / 'runs')}/")
 
 
 def validate_parameters(profile, seeds=None, epochs=None, results_dir="../results", *, run_names=(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -18,7 +19,8 @@ import pandas as pd
 
 from gmvae import runs
 from gmvae.config import TrainConfig
-from gmvae.reproduction.parameters import display_path, profile_epochs, profile_run_names, profile_seeds, resolve_path
+from gmvae.reproduction.parameters import (display_path, is_profile_own, profile_epochs, profile_run_names,
+                                           profile_seeds, resolve_path, scratch_dir, seed_list)
 from gmvae.reproduction.profiles import get_profile
 
 
@@ -90,6 +92,40 @@ def ensure_runs(profile_name, run_name, *, results_dir, seeds=None, epochs=None,
                                                f"H(y|x) {last['test_entropy']:.3f} nats, accuracy {last['test_accuracy']:.3f}")
             say(f"{run_name} seed {config.seed}: done in {time.perf_counter() - started:.1f} s{summary}", flush=True)
     return dirs
+
+
+def runs_root(profile_name, results_dir, *, seeds=None, epochs=None) -> Path:
+    """The folder whose runs/ a notebook (or ``reproduce``) trains into and reads, for these parameters.
+
+    The profile's own seeds and epochs (parameters.is_profile_own): ``results_dir`` itself, whose runs are
+    extended in place as the profile asks. Other parameters: the scratch folder (parameters.scratch_dir), into
+    which each run of ``results_dir/runs`` that they can use (the same configuration but for the epochs) is first
+    copied, unless the scratch folder already holds that run; so reading, extending or retraining with them never
+    changes ``results_dir/runs``, and runs of other seeds are trained there too."""
+    results_dir = resolve_path(results_dir)
+    if is_profile_own(profile_name, seeds, epochs):
+        return results_dir
+    scratch = scratch_dir(results_dir, profile_name, seeds, epochs)
+    profile = get_profile(profile_name)
+    seeds = seed_list(seeds)
+    for run_name in profile.seeds:
+        for config in profile.configs(run_name, seeds=seeds, epochs=epochs):
+            source, copy = runs.run_dir(results_dir, run_name, config.seed), runs.run_dir(scratch, run_name, config.seed)
+            if runs.read_record(copy) is None and run_state(source, config) in ("complete", "partial"):
+                _copy_run(source, copy)
+    return scratch
+
+
+def _copy_run(source: Path, copy: Path) -> None:
+    """A run's files (log.csv, run.json, checkpoints/) copied into another run folder, run.json last (a folder
+    without it is absent to run_state)."""
+    copy.mkdir(parents=True, exist_ok=True)
+    for name in [n for n in runs.RUN_FILES if n != "run.json"] + ["run.json"]:
+        path = source / name
+        if path.is_dir():
+            shutil.copytree(path, copy / name, dirs_exist_ok=True)
+        elif path.is_file():
+            shutil.copy2(path, copy / name)
 
 
 def pending_runs(profile_name, results_dir, *, seeds=None, epochs=None, retrain=False) -> list[tuple[TrainConfig, Path]]:
