@@ -14,7 +14,6 @@ from gmvae import cli, runs
 from gmvae.config import TrainConfig
 from gmvae.reproduction import local_training, notebook_runner, pipeline
 from gmvae.reproduction.profiles import get_profile
-from gmvae.train import train
 
 CONFIGS = [
     TrainConfig(model="m2", epochs=3, seed=2),
@@ -40,20 +39,24 @@ SIDE_BY_SIDE = TrainConfig(model="gmvae", epochs=2, iters_per_epoch=8, train_eva
 @pytest.mark.slow
 @pytest.mark.needs_mnist
 @pytest.mark.skipif(len(local_training.usable_cores()) < 2, reason="needs two cores to pin two runs")
-def test_runs_pinned_one_core_each_log_what_a_run_on_every_core_logs(tmp_path, capsys):
+def test_runs_pinned_one_core_each_log_the_same_when_trained_again(tmp_path, capsys):
+    """Pinned runs are deterministic. Not always equal to a run on both cores: on an AMD EPYC without AVX-512 the
+    float32 kernels round differently with one thread than with two (docs/run_folders.md)."""
     configs = [SIDE_BY_SIDE.replace(seed=seed) for seed in (0, 1)]
-    todo = [(config, tmp_path / "pinned" / f"seed{config.seed}") for config in configs]
-    local_training.train_runs(todo, jobs=2, poll_seconds=0.2)
-    said = capsys.readouterr().out
-    assert "on core 0" in said and "on core 1" in said
-    for config, pinned in todo:
-        together = train(config, tmp_path / "together" / f"seed{config.seed}", progress=False)
-        alone = runs.read_log(pinned)
-        assert len(alone) == 2
-        pd.testing.assert_frame_equal(alone.drop(columns="seconds"), together.drop(columns="seconds"))
-        command = runs.read_record(pinned)["provenance"]["command"]
-        assert command.startswith(f"taskset -c {config.seed} python -m gmvae train --out {pinned}")
-    seeds = [runs.read_log(d)["test_loss"].to_numpy() for _, d in todo]
+    logs = {}
+    for attempt in ("first", "again"):
+        todo = [(config, tmp_path / attempt / f"seed{config.seed}") for config in configs]
+        local_training.train_runs(todo, jobs=2, poll_seconds=0.2)
+        said = capsys.readouterr().out
+        assert "on core 0" in said and "on core 1" in said
+        for config, pinned in todo:
+            logs[attempt, config.seed] = runs.read_log(pinned).drop(columns="seconds")
+            assert len(logs[attempt, config.seed]) == 2
+            command = runs.read_record(pinned)["provenance"]["command"]
+            assert command.startswith(f"taskset -c {config.seed} python -m gmvae train --out {pinned}")
+    for config in configs:
+        pd.testing.assert_frame_equal(logs["again", config.seed], logs["first", config.seed])
+    seeds = [logs["first", seed]["test_loss"].to_numpy() for seed in (0, 1)]
     assert not np.array_equal(*seeds)  # two seeds, two different runs
 
 
@@ -128,7 +131,9 @@ def test_reproduce_trains_the_missing_runs_on_this_machine_and_names_each(tmp_pa
     assert "; 4 of its 5 runs to train\n" in said and "no notebooks run" in said
     assert "reproduce: training 4 run(s), 2 at a time" in said
     assert not (tmp_path / "smoke" / "executed").exists()
+    scratch = pipeline.runs_root("smoke", tmp_path, epochs=1)  # 1 epoch is not the profile's own: runs go there
+    assert scratch == tmp_path / "scratch" / "smoke-epochs1" and not (tmp_path / "runs" / "gmvae").exists()
     for name in ("modified_m2", "gmvae", "m2_iaf", "m2_eta0"):
         assert f"{name} seed 0: done in" in said
-        assert pipeline.run_state(runs.run_dir(tmp_path, name, 0), get_profile("smoke").configs(name, epochs=1)[0]) == "complete"
+        assert pipeline.run_state(runs.run_dir(scratch, name, 0), get_profile("smoke").configs(name, epochs=1)[0]) == "complete"
     assert not any(line.startswith("m2 seed 0:") for line in said.splitlines())
