@@ -374,8 +374,7 @@ def _clone_of_the_repository(tmp_path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("profile", [
-    "cpu",                                     # reads copies of the committed runs of seeds 1 and 2, trains nothing
-    pytest.param("smoke", marks=needs_mnist),  # trains runs of seeds 1 and 2 for 3 epochs
+    "cpu",  # reads copies of the committed runs of seeds 1 and 2, trains nothing (training there: the copies' test)
 ])
 def test_a_readers_changed_parameters_leave_the_committed_results_as_they_are(tmp_path, monkeypatch, profile):
     """Notebook 01 run in a copy of the repository with a reader's seeds and epochs, its results_dir the default:

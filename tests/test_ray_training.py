@@ -23,10 +23,9 @@ import pytest
 
 from gmvae import runs
 from gmvae.config import TrainConfig
-from gmvae.reproduction import pipeline, ray_training
+from gmvae.reproduction import local_training, pipeline, ray_training
 from gmvae.reproduction.notebook_runner import reproduce
 from gmvae.reproduction.profiles import get_profile
-from gmvae.train import train
 
 
 def only_loopback() -> bool:
@@ -63,7 +62,7 @@ def cluster():
 
 @pytest.fixture(autouse=True)
 def float32_everywhere(monkeypatch):
-    """The tasks and the in-process references train in one precision (the driver passes GMVAE_PRECISION on)."""
+    """The tasks and the references train in one precision (the driver passes GMVAE_PRECISION on)."""
     monkeypatch.setenv("GMVAE_PRECISION", "float32")
 
 
@@ -77,13 +76,16 @@ def assert_same_log(run_dir: Path, reference: pd.DataFrame) -> None:
 
 @pytest.fixture(scope="module")
 def reference_log(tmp_path_factory):
-    """The run of a configuration trained here, in one piece (once per configuration)."""
+    """The run of a configuration trained here, in one piece (once per configuration), on one core: with one thread,
+    as a task of one CPU computes (one thread rounds otherwise than two on some processors, docs/run_folders.md)."""
     trained = {}
 
     def log(config: TrainConfig) -> pd.DataFrame:
         if config not in trained:
-            folder = tmp_path_factory.mktemp("sequential")
-            trained[config] = train(config.replace(precision="float32"), folder, progress=False)
+            folder = tmp_path_factory.mktemp("sequential") / "run"
+            command = local_training.train_command(config.replace(precision="float32"), folder)
+            subprocess.run(["taskset", "-c", "0", *command], check=True, capture_output=True)
+            trained[config] = runs.read_log(folder)
         return trained[config]
     return log
 
