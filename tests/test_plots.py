@@ -327,6 +327,7 @@ def test_redraw_writes_the_fidelity_of_kept_runs_in_their_own_section(results):
     assert set(fidelity.loc[fidelity["source"] != "ours", "run_name"]) == {"m2"}
 
 
+@pytest.mark.slow  # draws every figure: 19 s on an AVX2 EPYC
 def test_model_figures_are_redrawn_from_saved_data(results):
     assert figures.load_model_figure_data(results) is None
     confusion = np.zeros((10, 10), dtype=int)

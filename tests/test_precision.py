@@ -75,6 +75,7 @@ def test_auto_takes_the_machines_choice_for_a_new_run_and_the_runs_own_for_a_beg
     assert resolve_precision(auto.replace(precision="float32"), None)[0].precision == "float32"
 
 
+@pytest.mark.slow  # bfloat16 trains emulated (11 s) where the processor has none
 def test_a_bfloat16_run_resumes_in_bfloat16_under_auto_and_refuses_float32(tmp_path, capsys):
     data = synthetic_mnist()
     begun = train(TINY.replace(precision="mixed_bfloat16", epochs=2), tmp_path, data=data, progress=False)
@@ -147,6 +148,7 @@ def test_agreement_measures_each_run_against_the_gmvae_seed_gap():
     assert agreement.agreement_table(reference[reference["seed"] == 0], other).empty  # no second seed, no yardstick
 
 
+@pytest.mark.slow  # times both precisions: 9 s on an AVX2 EPYC
 def test_the_bench_prints_one_line_per_precision(capsys):
     from gmvae.speed import bench
 
