@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from gmvae import cli, runs
 from gmvae.evaluate import latest_checkpoint
