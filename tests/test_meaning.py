@@ -42,9 +42,9 @@ def test_a_log_row_holds_the_scores_of_the_test_images_and_of_training_images(tm
     calls = []
 
     class RecordingScorer(Scorer):
-        def score(self, images, labels, seed):
+        def score(self, images, labels, seed, **options):
             calls.append((images, labels, seed))
-            return super().score(images, labels, seed)
+            return super().score(images, labels, seed, **options)
 
     monkeypatch.setattr(train_module, "Scorer", RecordingScorer)
     data = MNIST(train_x=binary_images(60, 784, ink=0.7, seed=1), train_y=np.arange(60) % 5,

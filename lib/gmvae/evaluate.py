@@ -25,10 +25,16 @@ class Scorer:
         self.model = model
         self.chunk_size = chunk_size
         # One trace for every chunk size (the last chunk is usually shorter).
-        self._forward = tf.function(self._forward_chunk, input_signature=[
-            tf.TensorSpec([None, model.x_dim], tf.float32), tf.TensorSpec([2, 2], tf.int32)])
+        signature = [tf.TensorSpec([None, model.x_dim], tf.float32), tf.TensorSpec([2, 2], tf.int32)]
+        self._forward = tf.function(self._forward_chunk, input_signature=signature)
+        # the smallest values run q(z|x,y)'s network again (a third more time): only where they are logged
+        self._forward_with_smallest = tf.function(self._forward_chunk_with_smallest, input_signature=signature)
 
     def _forward_chunk(self, x, seeds):
+        terms = negative_elbo(self.model, binarize(x, seeds[0]), seeds[1])
+        return (terms.loss, terms.reconstruction, terms.kl_z, terms.kl_y, terms.logits), {}
+
+    def _forward_chunk_with_smallest(self, x, seeds):
         x = binarize(x, seeds[0])
         terms = negative_elbo(self.model, x, seeds[1])
         smallest = {name: tf.reduce_min(s)
@@ -36,9 +42,11 @@ class Scorer:
         smallest["log_q_y"] = tf.reduce_min(tf.nn.log_softmax(terms.logits))
         return (terms.loss, terms.reconstruction, terms.kl_z, terms.kl_y, terms.logits), smallest
 
-    def score(self, images: np.ndarray, labels: np.ndarray, seed) -> dict:
-        """images [N, 784] intensities in [0, 1]; seed: anything np.random.default_rng accepts."""
-        return score_in_chunks(self._forward, images, labels, seed, self.chunk_size)
+    def score(self, images: np.ndarray, labels: np.ndarray, seed, *, smallest: bool = False) -> dict:
+        """images [N, 784] intensities in [0, 1]; seed: anything np.random.default_rng accepts. ``smallest``: also
+        the smallest variances and log q(y|x) (the log's drift columns)."""
+        forward = self._forward_with_smallest if smallest else self._forward
+        return score_in_chunks(forward, images, labels, seed, self.chunk_size)
 
 
 def score_in_chunks(forward, images: np.ndarray, labels: np.ndarray, seed, chunk_size: int) -> dict:
@@ -71,8 +79,10 @@ def score_in_chunks(forward, images: np.ndarray, labels: np.ndarray, seed, chunk
 
 def _smallest_values(smallest: dict) -> dict:
     """The smallest variance of each softplus (from its smallest input; softplus is increasing) and the smallest
-    log q(y|x). Each variance in float64, so that a value float32 would hold as 0 (below 1.2e-38: TensorFlow's CPU kernels flush subnormals) still shows
-    how small it is."""
+    log q(y|x), if forward gave them. Each variance in float64, so that a value float32 would hold as 0 (below
+    1.2e-38: TensorFlow's CPU kernels flush subnormals) still shows how small it is."""
+    if not smallest:
+        return {}
     values = {f"{name}_var_min": float(np.logaddexp(0.0, s)) for name, s in smallest.items() if name != "log_q_y"}
     return {**values, "log_q_y_min": smallest["log_q_y"]}
 

@@ -144,9 +144,9 @@ class ClusteringVAE(tf.Module):
 
     def variance_preactivations(self, x, y) -> dict[str, tf.Tensor]:
         """The inputs s of every softplus variance v = softplus(s) that the loss of x takes, in float32, by name:
-        where a NaN can be born. In float32, softplus(s) is 0 below about s = -87.3 (TensorFlow's CPU kernels flush subnormal results to 0),
-        and a variance of 0 makes a
-        log-density -inf and the gradient of sqrt(v) infinite. q_z: q(z|x,y)'s, [K, B, z_dim] for y [K, 1, K]."""
+        where a NaN can be born. In float32, softplus(s) is 0 below about s = -87.3 (TensorFlow's CPU kernels flush
+        subnormal results to 0), and a variance of 0 makes a log-density -inf and the gradient of sqrt(v) infinite.
+        q_z: q(z|x,y)'s, [K, B, z_dim] for y [K, 1, K]."""
         return {"q_z": self._float(self.qz_var.preactivation(_apply(self.qz_layers, x, y)))}
 
     @staticmethod
@@ -349,8 +349,8 @@ def load_model_modules(spec: str | None = None) -> list[str]:
 
 
 def build_model(config: TrainConfig, x_dim: int = IMAGE_PIXELS) -> ClusteringVAE:
-    """The model of config (a built-in one or one of :func:`register_model`); precision "auto" becomes the machine's choice (training resolves it first, so
-    that run.json records it)."""
+    """The model of config (a built-in one or one of :func:`register_model`); precision "auto" becomes the machine's
+    choice (training resolves it first, so that run.json records it)."""
     if config.precision == "auto":
         config = config.replace(precision=machine.auto_precision(tf)[0])
     return MODEL_CLASSES[config.model](config, x_dim)

@@ -374,7 +374,7 @@ def _evaluate(scorer: Scorer, data: MNIST, config: TrainConfig, epoch: int) -> d
     subset = rng.choice(len(data.train_x), size=min(config.train_eval_size, len(data.train_x)), replace=False)
     train = scorer.score(data.train_x[subset], data.train_y[subset], rng.integers(2**31))
     n_test = min(config.test_eval_size, len(data.test_x))
-    test = scorer.score(data.test_x[:n_test], data.test_y[:n_test], rng.integers(2**31))
+    test = scorer.score(data.test_x[:n_test], data.test_y[:n_test], rng.integers(2**31), smallest=True)
     return {
         "train_entropy": train["entropy"], "test_entropy": test["entropy"],
         "train_loss": train["loss"], "test_loss": test["loss"],

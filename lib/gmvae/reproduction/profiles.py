@@ -103,11 +103,10 @@ PROFILES = {
                     "gradients, M2 x4 to epoch 200",
         expected_time="about 14 hours on 2 cores of an AMD EPYC with avx512_bf16, two runs at a time (3,800 "
                       "epochs at 22 to 36 s an epoch on one core: results/training_time.md); a cluster spreads it",
-        seeds={"gmvae": (0, 1, 2, 3, 4, 5), "modified_m2": (0, 1, 2), **_POST_CLIPPED, "m2": (0, 1, 2, 3),
-},
+        seeds={"gmvae": (0, 1, 2, 3, 4, 5), "modified_m2": (0, 1, 2), **_POST_CLIPPED, "m2": (0, 1, 2, 3)},
         base=TrainConfig(epochs=200),
         variants=_VARIANTS,
-        epochs={"modified_m2": 300, "modified_m2_clip": 300, },
+        epochs={"modified_m2": 300, "modified_m2_clip": 300},
     ),
     "nan": Profile(
         name="nan",

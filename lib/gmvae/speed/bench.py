@@ -252,7 +252,8 @@ def bench_one(config: TrainConfig, data: MNIST, args) -> dict:
     seconds = _median_in_turn(timers, args.repeats)
 
     scorer = Scorer(model)
-    scorer.score(data.test_x[:2], data.test_y[:2], 0)  # warm-up: tracing
+    for smallest in (False, True):  # warm-up: tracing both forward passes evaluation uses
+        scorer.score(data.test_x[:2], data.test_y[:2], 0, smallest=smallest)
     started = time.perf_counter()
     _evaluate(scorer, data, config, epoch=1)
     evaluation_seconds = time.perf_counter() - started
