@@ -142,7 +142,7 @@ def test_smoke_runs_left_figures_and_redraw_works(smoke_results):
     curves = {"m2_curves", "modified_m2_curves", "gmvae_curves", "overlay", "open_questions"}
     assert {p.name for p in report["written"]} == ({f"{c}.png" for c in curves} | {f"{c}_post_horizon.png" for c in curves}
                                                    | {"gmvae_samples.png", "gmvae_confusion.png",
-                                                      "gmvae_accuracy_per_replicate.png"})
+                                                      "gmvae_accuracy_per_replicate.png", "graphical_models.png"})
     assert set(report["skipped"]) == {"modified_m2_variants.png", "modified_m2_variants_post_horizon.png",
                                       "modified_m2_clipping.png", "modified_m2_clipping_post_horizon.png",
                                       "nan_drift.png"}

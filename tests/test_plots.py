@@ -103,7 +103,7 @@ def test_redrawing_every_figure_and_table_never_imports_tensorflow(results):
             f"report = redraw_figures({str(results)!r}, verbose=False); "
             "print(len(report['written']), 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["9", "False"]  # 4 curve figures at 2 horizons, the GMVAE replicates
+    assert out.stdout.split() == ["10", "False"]  # 4 curve figures at 2 horizons, the GMVAE replicates, the models
 
 
 def test_load_runs_long_form(results):
@@ -284,7 +284,7 @@ def test_redraw_figures(results, capsys):
     names = sorted(p.name for p in report["written"])
     curves = ["gmvae_curves", "m2_curves", "modified_m2_curves", "overlay"]
     assert names == sorted([f"{c}.png" for c in curves] + [f"{c}_post_horizon.png" for c in curves]
-                           + ["gmvae_accuracy_per_replicate.png"])
+                           + ["gmvae_accuracy_per_replicate.png", "graphical_models.png"])
     assert {"modified_m2_variants.png", "modified_m2_clipping.png"} <= set(report["skipped"])
     assert sorted(p.name for p in report["tables"]) == ["claims.csv", "claims.md", "fidelity.csv", "fidelity.md",
                                                         "fidelity_distributions.csv", "fidelity_distributions.md",

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gmvae import runs
-from gmvae.reporting import plots
+from gmvae.reporting import graphical_models, plots
 from gmvae.reporting.drift import DRIFT_RUNS, plot_drift
 from gmvae.reporting.original import POST_HORIZON, load_original_logs, post_figure
 from gmvae.reporting.tables import update_readme_claims, write_tables
@@ -266,9 +266,9 @@ def load_logs(results_dir) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 def redraw_figures(results_dir="results", *, verbose=True) -> dict:
     """Redraw every log-based figure from ``results_dir/runs`` into ``results_dir/figures``, each at our
     horizon and at the post's, over the original's logs, and runs of other names over the post's three models
-    (OTHER_RUNS_FIGURE); rewrite the claims, per-run and fidelity tables
-    (:func:`write_tables`) from the same logs, and the claims table of the README.md beside ``results_dir``
-    (the repository's) if it has one (:func:`update_readme_claims`).
+    (OTHER_RUNS_FIGURE); draw the three models' graphical models (gmvae.reporting.graphical_models); rewrite the
+    claims, per-run and fidelity tables (:func:`write_tables`) from the same logs, and the claims table of the
+    README.md beside ``results_dir`` (the repository's) if it has one (:func:`update_readme_claims`).
 
     No training and no TensorFlow: the CSV logs, the original's logs shipped with the package, and for
     the sample grid and confusion matrix the data notebook 03 saved from a checkpoint (MODEL_FIGURE_DATA).
@@ -310,6 +310,8 @@ def redraw_figures(results_dir="results", *, verbose=True) -> dict:
         for name, fig in draw_model_figures(model_data).items():
             written.append(plots.save_figure(fig, results_dir / "figures" / name))
             plt.close(fig)
+    written.append(plots.save_figure(graphical_models.draw_graphical_models(), results_dir / "figures" /
+                                     graphical_models.FILE_NAME, close=True))
     tables = write_tables(df, results_dir, theirs, kept)
     readme = results_dir.parent / "README.md"
     if update_readme_claims(readme, pd.read_csv(results_dir / "claims.csv")):
