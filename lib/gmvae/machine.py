@@ -86,3 +86,24 @@ def describe(tf) -> dict:
         "architecture": platform.machine(),
         "gpus": [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus],
     }
+
+
+def environment_versions(tf=None) -> dict:
+    """What a notebook's last cell reports: the versions of Python, TensorFlow, TensorFlow Probability and gmvae,
+    the processor, and the precision "auto" picks here with its reason. ``tf``: TensorFlow's module (default
+    imported through gmvae.quiet_import)."""
+    from importlib.metadata import version
+
+    from gmvae import __version__
+
+    if tf is None:
+        from gmvae.quiet_import import tf
+    precision, reason = auto_precision(tf)
+    return {
+        "Python": platform.python_version(),
+        "TensorFlow": tf.__version__,
+        "TensorFlow Probability": version("tensorflow-probability"),
+        "gmvae": __version__,
+        "processor": cpu_name_and_flags()[0],
+        "precision (auto)": f"{precision} ({reason})",
+    }
