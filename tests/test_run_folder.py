@@ -297,3 +297,49 @@ def test_writing_a_run_over_its_earlier_state_cut_after_any_file_still_resumes_t
     runs.write_run_files(later, earlier)
     assert sorted(p.name for p in (earlier / "checkpoints").iterdir()) == sorted(
         p.name for p in (finished_run / "checkpoints").iterdir())  # the earlier checkpoint is gone
+
+
+def run_files(epoch: int) -> dict[str, bytes]:
+    """A run folder after ``epoch`` epochs as runs.read_run_files gives it, each file's bytes naming its epoch."""
+    state = f'model_checkpoint_path: "ckpt-{epoch}"\nall_model_checkpoint_paths: "ckpt-{epoch}"\n'
+    return {"log.csv": "epoch\n".encode() + b"".join(f"{e}\n".encode() for e in range(1, epoch + 1)),
+            f"checkpoints/ckpt-{epoch}.data-00000-of-00001": f"weights {epoch}".encode(),
+            f"checkpoints/ckpt-{epoch}.index": f"index {epoch}".encode(),
+            "checkpoints/checkpoint": state.encode(),
+            "run.json": f'{{"config": {{}}, "status": {{"completed_epochs": {epoch}}}}}'.encode()}
+
+
+def test_a_run_written_over_its_earlier_state_and_cut_after_any_file_reads_as_a_run_that_resumes(tmp_path,
+                                                                                                  monkeypatch):
+    """The fast form of the slow test above, on files that stand for a run: cut after each file, the folder's
+    checkpoint state names a checkpoint whose pieces are all there, of that epoch; the log has at least its epochs
+    (rows past it are dropped on resume); run.json says the earlier epoch until every other file is written. Written
+    whole, the folder is the later run, the earlier checkpoint removed."""
+    earlier, later = run_files(1), run_files(2)
+    real_write = runs.atomic_write_bytes
+    for cut_after in range(len(later) + 1):
+        folder = tmp_path / f"cut{cut_after}"
+        runs.write_run_files(earlier, folder)
+        written = []
+
+        def write_then_stop(path, content):
+            if len(written) == cut_after:
+                raise KeyboardInterrupt
+            real_write(path, content)
+            written.append(path.name)
+
+        monkeypatch.setattr(runs, "atomic_write_bytes", write_then_stop)
+        if cut_after < len(later):
+            with pytest.raises(KeyboardInterrupt):
+                runs.write_run_files(later, folder)
+        else:
+            runs.write_run_files(later, folder)
+        monkeypatch.setattr(runs, "atomic_write_bytes", real_write)
+        on_disk = runs.read_run_files(folder)
+        named = int(on_disk["checkpoints/checkpoint"].decode().split('"ckpt-')[1].split('"')[0])
+        pieces = {name: content for name, content in run_files(named).items() if "ckpt-" in name}
+        assert {name: on_disk.get(name) for name in pieces} == pieces, written
+        assert len(runs.read_log(folder)) >= named, written
+        completed = runs.read_record(folder)["status"]["completed_epochs"]
+        assert completed == (2 if cut_after == len(later) else 1), written
+    assert runs.read_run_files(folder) == later
