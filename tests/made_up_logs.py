@@ -55,8 +55,8 @@ SKEWED_ORIGINAL = {
 SKEWED_NAN = {"ours": {("modified_m2", 1): 13}, "original": {("modified_m2", 0): 22, ("modified_m2", 2): 15}}
 SKEWED_CLIP_NORM = 480.0
 SKEWED_METRICS = ("test_entropy", "test_loss", "test_accuracy", "test_mutual_information", "grad_norm_max")
-# per metric: (slope over the epochs, scale of SKEW, level of each run name); the original's a fiftieth of the scale higher,
-# within half a unit of the digit it logged (gmvae.reporting.fidelity)
+# per metric: (slope over the epochs, scale of SKEW, level of each run name); the original's a fiftieth of the scale
+# higher, within half a unit of the digit it logged (gmvae.reporting.fidelity), and ORIGINAL_SHIFT more
 _SKEWED_LEVELS = {
     "test_entropy": (-0.01, 0.003, {"m2": 2.32, "modified_m2": 0.9, "modified_m2_clip": 0.95, "gmvae": 0.4,
                                     "m2_iaf": 2.1, "m2_eta0": 1.2}),
@@ -70,21 +70,26 @@ _SKEWED_LEVELS = {
                                    "m2_iaf": 110.0, "m2_eta0": 120.0}),
 }
 
+# The original's GMVAE clusters better: all four of its runs above 80 % at epoch 18, two of ours.
+ORIGINAL_SHIFT = {("gmvae", "test_accuracy"): 0.05}
+
 
 def skewed_value(metric, run_name, source, place, epoch):
     """``metric`` of the replicate at ``place`` among its model's seeds at ``epoch`` (a number or an array):
     rising or falling like a training curve, saturating, each replicate apart by SKEW and drifting by a little more
     each epoch."""
     slope, scale, levels = _SKEWED_LEVELS[metric]
-    level = levels[run_name] + (0.02 * scale if source == "original" else 0.0)
+    level = levels[run_name]
+    if source == "original":
+        level += 0.02 * scale + ORIGINAL_SHIFT.get((run_name, metric), 0.0)
     epoch = np.asarray(epoch, float)
     return level + slope * 10 * (1 - np.exp(-epoch / 10)) + scale * (SKEW[place] + 0.001 * (place + 1) * epoch)
 
 
 def skewed_runs(source):
     """{(run name, seed): its values} of ``source`` ("ours" or "original"): a frame with the epochs 1 to its last, a
-    column per SKEWED_METRICS (ours as a log keeps them), NaN (and grad_norm_max inf) from its NaN epoch on: ours stop there, the original's
-    logs go on with NaN, as its logs do."""
+    column per SKEWED_METRICS (ours as a log keeps them), NaN (and grad_norm_max inf) from its NaN epoch on: ours
+    stop there, the original's logs go on with NaN, as its logs do."""
     tree = SKEWED_OURS if source == "ours" else SKEWED_ORIGINAL
     values = {}
     for run_name, seeds in tree.items():
@@ -117,7 +122,8 @@ def write_skewed_tree(results_dir):
         runs.write_record(folder, {
             "config": {"k": 10, "iters_per_epoch": 500, "batch_size": 100, "precision": "float32",
                        "clip_norm": SKEWED_CLIP_NORM if run_name == "modified_m2_clip" else None},
-            "status": {"completed_epochs": int(frame["epoch"].max()) - (nan_epoch is not None), "nan_epoch": nan_epoch}})
+            "status": {"completed_epochs": int(frame["epoch"].max()) - (nan_epoch is not None),
+                       "nan_epoch": nan_epoch}})
     frames = []
     for (run_name, seed), frame in skewed_runs("original").items():
         nan_epoch = SKEWED_NAN["original"].get((run_name, seed), np.nan)
