@@ -28,7 +28,9 @@ from made_up_logs import (SKEWED_CLIP_NORM, SKEWED_NAN, SKEWED_OURS, SKEWED_ORIG
 
 OURS, ORIGINAL = skewed_runs("ours"), skewed_runs("original")
 NAMES = {"m2": "M2", "modified_m2": "modified M2", "gmvae": "GMVAE", "modified_m2_clip": "modified M2, gradients clipped",
-         "m2_iaf": "M2, IAF posterior", "m2_eta0": "M2, eta = 0"}
+         "m2_iaf": "M2, IAF posterior", "m2_eta0": "M2, eta = 0",
+         "modified_m2_identity": "modified M2 (identity first layer)",
+         "modified_m2_relu_layer": "modified M2 (512 ReLU layer first)"}
 RUN_OF_NAME = {name: run for run, name in NAMES.items()}
 # Each figure's panels (log columns) and run names, as its title and legend say.
 FIGURE_PANELS = {
@@ -39,6 +41,8 @@ FIGURE_PANELS = {
     "modified_m2_clipping.png": (("test_loss", "test_accuracy", "grad_norm_max"), ("modified_m2", "modified_m2_clip")),
     "open_questions.png": (("test_mutual_information", "test_entropy", "test_loss", "test_accuracy"),
                            ("m2", "m2_iaf", "m2_eta0")),
+    "modified_m2_variants.png": (("test_entropy", "test_loss", "test_accuracy"),
+                                 ("modified_m2", "modified_m2_identity", "modified_m2_relu_layer")),
 }
 REPLICATES_DRAWN = {"m2_curves.png", "modified_m2_curves.png", "gmvae_curves.png", "modified_m2_clipping.png",
                     "open_questions.png"}  # not the overlay; never the clipped runs, drawn hatched over modified M2
