@@ -30,7 +30,7 @@ OURS, ORIGINAL = skewed_runs("ours"), skewed_runs("original")
 NAMES = {"m2": "M2", "modified_m2": "modified M2", "gmvae": "GMVAE", "modified_m2_clip": "modified M2, gradients clipped",
          "m2_iaf": "M2, IAF posterior", "m2_eta0": "M2, eta = 0",
          "modified_m2_identity": "modified M2 (identity first layer)",
-         "modified_m2_relu_layer": "modified M2 (512 ReLU layer first)"}
+         "modified_m2_relu_layer": "modified M2 (512 ReLU layer first)", "my_model": "my_model"}
 RUN_OF_NAME = {name: run for run, name in NAMES.items()}
 # Each figure's panels (log columns) and run names, as its title and legend say.
 FIGURE_PANELS = {
@@ -43,9 +43,10 @@ FIGURE_PANELS = {
                            ("m2", "m2_iaf", "m2_eta0")),
     "modified_m2_variants.png": (("test_entropy", "test_loss", "test_accuracy"),
                                  ("modified_m2", "modified_m2_identity", "modified_m2_relu_layer")),
+    figures.OTHER_RUNS_FIGURE: (("test_entropy", "test_loss", "test_accuracy"), ("m2", "modified_m2", "gmvae", "my_model")),
 }
 REPLICATES_DRAWN = {"m2_curves.png", "modified_m2_curves.png", "gmvae_curves.png", "modified_m2_clipping.png",
-                    "open_questions.png"}  # not the overlay; never the clipped runs, drawn hatched over modified M2
+                    "open_questions.png", figures.OTHER_RUNS_FIGURE}  # not the overlay; never the clipped runs, drawn hatched over modified M2
 ORIGINAL_COLUMNS = ("test_entropy", "test_loss", "test_accuracy")  # the original logged no I(x; y), no gradient norm
 HORIZONS = {False: None, True: 200}  # post_horizon -> the last epoch drawn (None: ours)
 
@@ -137,7 +138,9 @@ def run_and_source(text: str) -> tuple[str, str, str]:
     return RUN_OF_NAME[name], source, rest
 
 
-FIGURES = [(name, post_horizon) for name in FIGURE_PANELS for post_horizon in (False, True)]
+# the figure of a reader's own model only to its last epoch, without the original's
+FIGURES = [(name, post_horizon) for name in FIGURE_PANELS for post_horizon in (False, True)
+           if not (name == figures.OTHER_RUNS_FIGURE and post_horizon)]
 
 
 @pytest.mark.parametrize("name, post_horizon", FIGURES, ids=[f"{n}-{'200' if p else 'ours'}" for n, p in FIGURES])
@@ -146,9 +149,12 @@ def test_each_line_and_band_is_the_statistic_its_legend_names(tree, name, post_h
     the original's: the mean and the min-max of its runs, over as many runs as the legend says. On every panel, and
     in the overlay's inset; a NaN epoch marked where a run turned NaN, up to the horizon."""
     df, original = tree
-    fig = figures.draw_log_figure(name, df, original, post_horizon=post_horizon)
     columns, run_names = FIGURE_PANELS[name]
-    horizon = HORIZONS[post_horizon] or max(max(SKEWED_OURS[run].values()) for run in run_names)
+    if name == figures.OTHER_RUNS_FIGURE:
+        fig, horizon, original = figures.draw_other_runs(df), max(SKEWED_OURS["my_model"].values()), None
+    else:
+        fig = figures.draw_log_figure(name, df, original, post_horizon=post_horizon)
+        horizon = HORIZONS[post_horizon] or max(max(SKEWED_OURS[run].values()) for run in run_names)
     seen = set()
     for ax, column in zip(fig.axes, columns):
         for area in (ax, *ax.child_axes):
@@ -160,7 +166,7 @@ def test_each_line_and_band_is_the_statistic_its_legend_names(tree, name, post_h
                 seen.add((column, run_name, gid))
                 what = f"{name} {column} {artist.get_label()}"
                 if source == "ours":
-                    table = wide(OURS, run_name, column)
+                    table = wide(OURS, run_name, column, horizon)
                     n = len(SKEWED_OURS[run_name])
                     if gid == "mean":
                         assert rest == f"{n} runs, mean and 68 % CI", what
@@ -185,7 +191,8 @@ def test_each_line_and_band_is_the_statistic_its_legend_names(tree, name, post_h
                         assert_values(edges.index, edges["min"], table, np.nanmin(table, axis=1), what)
                         assert_values(edges.index, edges["max"], table, np.nanmax(table, axis=1), what)
         ours_nan = sorted(e for (run, _), e in SKEWED_NAN["ours"].items() if run in run_names)
-        theirs_nan = sorted(e for (run, _), e in SKEWED_NAN["original"].items() if run in run_names and e <= horizon)
+        theirs_nan = sorted(e for (run, _), e in SKEWED_NAN["original"].items()
+                            if run in run_names and e <= horizon and original is not None)
         marks = {gid: sorted(line.get_xdata()[0] for line in ax.lines if line.get_gid() == gid)
                  for gid in ("nan_epoch", "original_nan_epoch")}
         assert marks == {"nan_epoch": ours_nan,
@@ -194,7 +201,8 @@ def test_each_line_and_band_is_the_statistic_its_legend_names(tree, name, post_h
     expected |= {(column, run, "replicate") for column in columns for run in run_names
                  if name in REPLICATES_DRAWN and run != "modified_m2_clip"}
     expected |= {(column, run, gid) for column in ORIGINAL_COLUMNS if column in columns
-                 for run in run_names if run in SKEWED_ORIGINAL for gid in ("original_mean", "original_band")}
+                 for run in run_names if run in SKEWED_ORIGINAL and original is not None
+                 for gid in ("original_mean", "original_band")}
     assert seen == expected
     plt.close(fig)
 
