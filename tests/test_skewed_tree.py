@@ -20,7 +20,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import scipy.stats  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
 
 from gmvae.reporting import claims, figures, plots  # noqa: E402
 from made_up_logs import (SKEWED_CLIP_NORM, SKEWED_NAN, SKEWED_OURS, SKEWED_ORIGINAL, skewed_runs,  # noqa: E402
