@@ -137,3 +137,29 @@ def test_reproduce_trains_the_missing_runs_on_this_machine_and_names_each(tmp_pa
         assert f"{name} seed 0: done in" in said
         assert pipeline.run_state(runs.run_dir(scratch, name, 0), get_profile("smoke").configs(name, epochs=1)[0]) == "complete"
     assert not any(line.startswith("m2 seed 0:") for line in said.splitlines())
+
+
+@pytest.mark.skipif(len(local_training.usable_cores()) < 2, reason="needs two cores to pin two runs")
+def test_with_two_jobs_on_two_cores_each_run_is_pinned_to_a_core_of_its_own_and_the_next_takes_the_freed_one(
+        tmp_path, monkeypatch):
+    """Three runs, two at a time, as `reproduce` trains on 2 cores; each run's command (replaced by one that
+    prints the cores it may use and the command its run.json would record) ends at once but the second's, which
+    lasts a second: the third starts on the core the first freed (cores 0 and 1, where the process may use them)."""
+    first, second, third = (TrainConfig(model="m2", seed=seed) for seed in (0, 1, 2))
+    report = ("import os, sys, time; print(sorted(os.sched_getaffinity(0))); "
+              f"print(os.environ[{runs.COMMAND_VARIABLE!r}]); time.sleep(float(sys.argv[1]))")
+
+    def command(config, out_dir, data_path=None):
+        return [sys.executable, "-c", report, "1.0" if config is second else "0"]
+
+    monkeypatch.setattr(local_training, "train_command", command)
+    said = []
+    local_training.train_runs([(first, tmp_path / "first"), (second, tmp_path / "second"),
+                               (third, tmp_path / "third")], jobs=2, poll_seconds=0.05, say=said.append)
+    one, two = local_training.usable_cores()[:2]
+    for name, core in (("first", one), ("second", two), ("third", one)):
+        cores, recorded = (tmp_path / name / "train.out").read_text().splitlines()
+        assert cores == f"[{core}]", name
+        assert recorded.startswith(f"taskset -c {core} python -m gmvae"), name
+    started = [line for line in said if ": training " in line]
+    assert [line.split(" on core ")[1].split(" ")[0] for line in started] == [str(one), str(two), str(one)]

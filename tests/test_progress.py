@@ -78,3 +78,22 @@ def test_away_from_a_terminal_it_prints_a_line_every_interval(tmp_path):
     printed = out.getvalue().splitlines()
     assert printed[0] == "reproduce: run 1 of 5: m2 seed 0, epoch 1 of 2; time left known after the first epoch"
     assert printed[-1] == "reproduce: run 1 of 5: m2 seed 0 (mixed_bfloat16), epoch 2 of 2; about 18 s of training left"
+
+
+def test_with_two_jobs_the_line_names_both_runs_training_and_shares_the_time_left_between_them(tmp_path):
+    """`reproduce` on 2 cores trains 2 runs at once. M2 has 3 of 10 epochs (10, 20 and 60 s), modified M2 2 (30 and
+    50 s), the other three none. Left: M2 7 x 20 s (its median) = 140 s, modified M2 8 x 40 s = 320 s, the three
+    others 10 x 30 s each (the median of every epoch measured, 30 s) = 900 s: 1,360 s of training, 680 s on two
+    cores at once, 11 min (one job: 23 min)."""
+    line = progress.ReproductionProgress("smoke", tmp_path, epochs=10, jobs=2)
+    write_run(tmp_path, "m2", 0, [10.0, 20.0, 60.0])
+    write_run(tmp_path, "modified_m2", 0, [30.0, 50.0], precision="float32")
+    shown = line._update()
+    assert progress.seconds_left(line.runs, jobs=2) == pytest.approx((140 + 320 + 900) / 2)
+    assert shown == (
+        "run 1 of 5: m2 seed 0 (mixed_bfloat16), epoch 4 of 10; "
+        "run 2 of 5: modified_m2 seed 0 (float32), epoch 3 of 10; about 11 min of training left")
+    assert progress.status_line(line.runs, jobs=1).endswith("epoch 4 of 10; about 23 min of training left")
+    write_run(tmp_path, "m2", 0, [10.0, 20.0, 60.0] + [20.0] * 7)  # M2 done: the next run takes its core
+    assert line._update().startswith(
+        "run 2 of 5: modified_m2 seed 0 (float32), epoch 3 of 10; run 3 of 5: gmvae seed 0, epoch 1 of 10; ")

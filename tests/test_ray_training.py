@@ -277,3 +277,116 @@ def test_an_address_where_no_cluster_answers_is_named_at_once(tmp_path):
     with pytest.raises(ValueError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
         ray_training.RayExecutor(f"127.0.0.1:{port}")
     assert time.monotonic() - started < 15
+
+
+# ------------------------------------------------------------------- the driver's retries, without a cluster
+
+
+class FakeRay:
+    """The calls RayExecutor makes of Ray, answered here: each submitted attempt of the run ends as ``endings``
+    says in turn ("lost": its worker died, "error": the training raised, "done": the run came back complete)."""
+
+    class exceptions:  # noqa: N801 - as ray.exceptions
+        class RayError(Exception):
+            pass
+
+        class RayTaskError(RayError):
+            pass
+
+        class WorkerCrashedError(RayError):
+            pass
+
+    def __init__(self, endings, finished_files):
+        self.endings, self.finished_files = list(endings), finished_files
+        self.attempts, self.cancelled = [], []
+
+    def init(self, **options):
+        pass
+
+    def nodes(self):
+        return [{"Alive": True, "Resources": {"CPU": 2.0}}]
+
+    def shutdown(self):
+        pass
+
+    def put(self, value):
+        return value
+
+    def remote(self, *target, **options):
+        if target:  # ray.remote(_Inbox): an actor whose inbox stays empty
+            inbox = type("Inbox", (), {"collect": type("Method", (), {"remote": lambda _: {}})()})()
+            return type("Actor", (), {"options": lambda _, **o: type("Handle", (), {"remote": lambda _: inbox})()})()
+        fake = self
+
+        class Task:
+            def options(self, **task_options):
+                return self
+
+            def remote(self, config_fields, key, attempt, *rest):
+                fake.attempts.append(attempt)
+                return ("attempt", attempt)
+        return lambda function: Task()
+
+    def wait(self, references, num_returns, timeout):
+        return references[:num_returns], references[num_returns:]
+
+    def get(self, reference):
+        if not (isinstance(reference, tuple) and reference[0] == "attempt"):
+            return reference  # the inbox's collect
+        ending = self.endings.pop(0)
+        if ending == "lost":
+            raise self.exceptions.WorkerCrashedError("The worker died unexpectedly\nworker lost")
+        if ending == "error":
+            raise self.exceptions.RayTaskError("Traceback ...\nValueError: the training's own error")
+        return {"files": self.finished_files, "node": "10.0.0.2", "resumed_from": 0, "began": 0.0, "ended": 1.0}
+
+    def cancel(self, reference, force):
+        self.cancelled.append(reference)
+
+
+@pytest.fixture
+def fake_cluster(monkeypatch, tmp_path):
+    """(make(endings) -> a RayExecutor on a FakeRay, the run to train, its folder)."""
+    config = SMOKE.configs("gmvae")[0]
+    mnist = tmp_path / "mnist.npz"
+    mnist.write_bytes(b"images")
+    monkeypatch.setattr("gmvae.data.resolve_mnist_path", lambda data_path: mnist)
+    monkeypatch.setattr("gmvae.data.check_sha256", lambda path: None)
+    record = {"config": dataclasses.asdict(config),
+              "status": {"completed_epochs": config.epochs, "nan_epoch": None, "train_seconds": 90.0}}
+    finished = {"log.csv": b"epoch\n1\n2\n", "run.json": json.dumps(record).encode()}
+
+    def make(endings):
+        fake = FakeRay(endings, finished)
+        monkeypatch.setattr(ray_training, "import_ray", lambda: fake)
+        return ray_training.RayExecutor(None), fake
+    return make, config, runs.run_dir(tmp_path / "results", config.run_name, config.seed)
+
+
+def test_a_run_whose_worker_is_lost_every_time_is_submitted_once_and_retried_retries_times_then_fails(fake_cluster):
+    make, config, run_dir = fake_cluster
+    executor, fake = make(["lost"] * (1 + ray_training.RETRIES))
+    said = []
+    with pytest.raises(local_training.TrainingError, match="1 run\\(s\\) failed on the Ray cluster: gmvae seed 0: "
+                                                           "worker lost"):
+        executor.train_runs([(config, run_dir)], run_dir.parents[2], say=said.append)
+    assert fake.attempts == [1, 2, 3, 4] and ray_training.RETRIES == 3
+    assert [line.split("; ")[1] for line in said if "worker was lost" in line] == [
+        "attempt 2 of 4", "attempt 3 of 4", "attempt 4 of 4"]
+    assert said[-1].startswith("gmvae seed 0: failed") and runs.read_record(run_dir) is None
+
+
+def test_a_run_lost_retries_times_finishes_on_its_last_attempt(fake_cluster):
+    make, config, run_dir = fake_cluster
+    executor, fake = make(["lost"] * ray_training.RETRIES + ["done"])
+    outcome, = executor.train_runs([(config, run_dir)], run_dir.parents[2], say=lambda line: None)
+    assert fake.attempts == [1, 2, 3, 4] and outcome.attempts == 4
+    assert outcome.train_minutes == 1.5 and runs.read_record(run_dir)["status"]["train_seconds"] == 90.0
+
+
+def test_an_error_of_the_training_itself_is_not_retried(fake_cluster):
+    make, config, run_dir = fake_cluster
+    executor, fake = make(["error"])
+    with pytest.raises(local_training.TrainingError, match="gmvae seed 0: ValueError: the training's own error"):
+        executor.train_runs([(config, run_dir)], run_dir.parents[2], say=lambda line: None)
+    assert fake.attempts == [1]

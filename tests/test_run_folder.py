@@ -268,6 +268,26 @@ def test_a_run_moved_as_files_resumes_from_its_checkpoint_to_the_uninterrupted_l
     pd.testing.assert_frame_equal(without_time(log), without_time(uninterrupted_log))
 
 
+def write_run_files_cut(files: dict, folder, cut_after: int, monkeypatch) -> list[str]:
+    """runs.write_run_files(files, folder) stopped, as by a kill, once ``cut_after`` files are written; returns
+    their names."""
+    real_write, written = runs.atomic_write_bytes, []
+
+    def write_then_stop(path, content):
+        if len(written) == cut_after:
+            raise KeyboardInterrupt
+        real_write(path, content)
+        written.append(path.name)
+
+    monkeypatch.setattr(runs, "atomic_write_bytes", write_then_stop)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runs.write_run_files(files, folder)
+    finally:
+        monkeypatch.setattr(runs, "atomic_write_bytes", real_write)
+    return written
+
+
 @pytest.mark.slow
 def test_writing_a_run_over_its_earlier_state_cut_after_any_file_still_resumes_to_the_same_log(
         finished_run, tmp_path, uninterrupted_log, monkeypatch):
@@ -276,24 +296,51 @@ def test_writing_a_run_over_its_earlier_state_cut_after_any_file_still_resumes_t
     earlier = tmp_path / "earlier"
     train(TINY.replace(epochs=1), earlier, data=synthetic_mnist(), progress=False)
     later = runs.read_run_files(finished_run)
-    real_write = runs.atomic_write_bytes
     for cut_after in range(len(later)):
         folder = shutil.copytree(earlier, tmp_path / f"cut{cut_after}")
-        written = []
-
-        def write_then_stop(path, content):
-            if len(written) == cut_after:
-                raise KeyboardInterrupt
-            real_write(path, content)
-            written.append(path.name)
-
-        monkeypatch.setattr(runs, "atomic_write_bytes", write_then_stop)
-        with pytest.raises(KeyboardInterrupt):
-            runs.write_run_files(later, folder)
-        monkeypatch.setattr(runs, "atomic_write_bytes", real_write)
+        written = write_run_files_cut(later, folder, cut_after, monkeypatch)
         assert runs.read_record(folder)["status"]["completed_epochs"] == 1, written
         log = train(TINY, folder, data=synthetic_mnist(), progress=False)
         pd.testing.assert_frame_equal(without_time(log), without_time(uninterrupted_log))
     runs.write_run_files(later, earlier)
     assert sorted(p.name for p in (earlier / "checkpoints").iterdir()) == sorted(
         p.name for p in (finished_run / "checkpoints").iterdir())  # the earlier checkpoint is gone
+
+
+def run_files(epoch: int) -> dict[str, bytes]:
+    """A run folder after ``epoch`` epochs as runs.read_run_files gives it, each file's bytes naming its epoch."""
+    state = f'model_checkpoint_path: "ckpt-{epoch}"\nall_model_checkpoint_paths: "ckpt-{epoch}"\n'
+    return {"log.csv": "epoch\n".encode() + b"".join(f"{e}\n".encode() for e in range(1, epoch + 1)),
+            f"checkpoints/ckpt-{epoch}.data-00000-of-00001": f"weights {epoch}".encode(),
+            f"checkpoints/ckpt-{epoch}.index": f"index {epoch}".encode(),
+            "checkpoints/checkpoint": state.encode(),
+            "run.json": f'{{"config": {{}}, "status": {{"completed_epochs": {epoch}}}}}'.encode()}
+
+
+def assert_resumable(folder, completed: int, written: list[str]) -> None:
+    """The folder's checkpoint state names a checkpoint of run_files whose pieces are all there, the log has at least
+    its epochs, and run.json says ``completed`` epochs."""
+    on_disk = runs.read_run_files(folder)
+    named = int(on_disk["checkpoints/checkpoint"].decode().split('"ckpt-')[1].split('"')[0])
+    pieces = {name: content for name, content in run_files(named).items() if "ckpt-" in name}
+    assert {name: on_disk.get(name) for name in pieces} == pieces, written
+    assert len(runs.read_log(folder)) >= named, written
+    assert runs.read_record(folder)["status"]["completed_epochs"] == completed, written
+
+
+def test_a_run_written_over_its_earlier_state_and_cut_after_any_file_reads_as_a_run_that_resumes(tmp_path,
+                                                                                                  monkeypatch):
+    """The fast form of the slow test above, on files that stand for a run: cut after each file, the folder's
+    checkpoint state names a checkpoint whose pieces are all there, of that epoch; the log has at least its epochs
+    (rows past it are dropped on resume); run.json says the earlier epoch until every other file is written. Written
+    whole, the folder is the later run, the earlier checkpoint removed."""
+    earlier, later = run_files(1), run_files(2)
+    for cut_after in range(len(later)):
+        folder = tmp_path / f"cut{cut_after}"
+        runs.write_run_files(earlier, folder)
+        assert_resumable(folder, 1, write_run_files_cut(later, folder, cut_after, monkeypatch))
+    whole = tmp_path / "whole"
+    runs.write_run_files(earlier, whole)
+    runs.write_run_files(later, whole)
+    assert_resumable(whole, 2, list(later))
+    assert runs.read_run_files(whole) == later
