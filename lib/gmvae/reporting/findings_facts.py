@@ -12,8 +12,6 @@ import numpy as np
 import pandas as pd
 
 from gmvae.reporting import claims as rules
-from gmvae.reporting.fidelity import COLUMNS as FIDELITY_COLUMNS
-from gmvae.reporting.fidelity import DISTRIBUTION_COLUMNS
 from gmvae.reporting.original import half_unit
 from gmvae.reporting.plots import MNIST_TEST_MAJORITY_RATE
 from gmvae.reporting.tables import README_CLAIMS_START
@@ -165,14 +163,10 @@ def findings_path(results_dir) -> Path:
 
 
 def read_facts(results_dir, ours: pd.DataFrame, original: pd.DataFrame) -> Facts:
-    """The page's material: the tables `make figures` wrote into ``results_dir`` and the logs."""
+    """The page's material: the tables `make figures` has just written into ``results_dir`` (write_tables) and the
+    logs."""
     results_dir = Path(results_dir).resolve()
-
-    def table(name, columns):
-        """The table, or none with its columns where the folder has not got it (a folder of runs drawn before)."""
-        path = results_dir / name
-        return pd.read_csv(path) if path.is_file() and path.stat().st_size else pd.DataFrame(columns=columns)
-
-    return Facts(results_dir, ours, original, table("claims.csv", rules.CLAIM_COLUMNS),
-                 table("fidelity_distributions.csv", DISTRIBUTION_COLUMNS), table("fidelity.csv", FIDELITY_COLUMNS),
-                 table("training_time.csv", ["model"]), findings_path(results_dir).parent != results_dir)
+    claims, distributions, fidelity, times = (pd.read_csv(results_dir / name) for name in (
+        "claims.csv", "fidelity_distributions.csv", "fidelity.csv", "training_time.csv"))
+    return Facts(results_dir, ours, original, claims, distributions, fidelity, times,
+                 findings_path(results_dir).parent != results_dir)
