@@ -70,7 +70,7 @@ mutation: venv-mutation ## mutation score of metrics, config, fidelity and claim
 reproduce: venv $(if $(filter ray,$(EXECUTOR)),venv-ray) ## train PROFILE's missing runs (one per core, or EXECUTOR=ray), then run every notebook with papermill; GMVAE_PRECISION=float32 overrides precision auto
 	$(PY) -m gmvae reproduce --profile $(PROFILE) --out $(RESULTS) --executor $(EXECUTOR) $(if $(ADDRESS),--address $(ADDRESS)) $(if $(LONG),--long)
 
-figures: venv ## redraw every figure and table in results/ from the committed logs and figure data, without training
+figures: venv ## redraw every figure and table in results/ and docs/findings.md from the committed logs and figure data, without training
 	$(PY) -m gmvae figures --results $(RESULTS)
 
 lab: venv ## open the notebooks in JupyterLab (installs jupyterlab into .venv on first use)

@@ -404,3 +404,4 @@ def test_figures_runs_without_tensorflow(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "attempted: []" in done.stderr
     assert (results / "figures").is_dir() and "wrote" in done.stdout and (results / "claims.md").is_file()
+    assert "# What the reproduction finds" in (results / "findings.md").read_text()  # outside the repository: here

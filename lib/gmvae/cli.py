@@ -255,7 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
         "figures", formatter_class=DefaultsHelpFormatter,
         help="redraw every figure and table from results/ (logs and saved figure data), without training",
         description="Redraw every figure and table from a results folder's run logs (<results>/runs/<run>/seed<k>/"
-                    "log.csv) and saved figure data, beside the original's logs; no training and no TensorFlow.")
+                    "log.csv) and saved figure data, beside the original's logs, and write the findings page "
+                    "(docs/findings.md for the repository's results/, <results>/findings.md for another folder); "
+                    "no training and no TensorFlow.")
     figures.set_defaults(subparser=figures, results_given=False)
     figures.add_argument("--results", type=Path, default=Path("results"), action=_GivenPath,
                          help="the results folder: its runs/<run>/seed<k>/log.csv are drawn, into its figures/ and "

@@ -17,6 +17,7 @@ import pandas as pd
 from gmvae import runs
 from gmvae.reporting import graphical_models, plots
 from gmvae.reporting.drift import DRIFT_RUNS, plot_drift
+from gmvae.reporting.findings import write_findings
 from gmvae.reporting.original import POST_HORIZON, load_original_logs, post_figure
 from gmvae.reporting.tables import update_readme_claims, write_tables
 from gmvae.reproduction.parameters import display_path, resolve_path
@@ -267,8 +268,10 @@ def redraw_figures(results_dir="results", *, verbose=True) -> dict:
     """Redraw every log-based figure from ``results_dir/runs`` into ``results_dir/figures``, each at our
     horizon and at the post's, over the original's logs, and runs of other names over the post's three models
     (OTHER_RUNS_FIGURE); draw the three models' graphical models (gmvae.reporting.graphical_models); rewrite the
-    claims, per-run and fidelity tables (:func:`write_tables`) from the same logs, and the claims table of the
-    README.md beside ``results_dir`` (the repository's) if it has one (:func:`update_readme_claims`).
+    claims, per-run and fidelity tables (:func:`write_tables`) and the findings page
+    (gmvae.reporting.findings.write_findings: docs/findings.md for the repository's results/, <results_dir>/findings.md
+    for any other folder) from the same logs, and the claims table of the README.md beside ``results_dir`` (the
+    repository's) if it has one (:func:`update_readme_claims`).
 
     No training and no TensorFlow: the CSV logs, the original's logs shipped with the package, and for
     the sample grid and confusion matrix the data notebook 03 saved from a checkpoint (MODEL_FIGURE_DATA).
@@ -313,6 +316,7 @@ def redraw_figures(results_dir="results", *, verbose=True) -> dict:
     written.append(plots.save_figure(graphical_models.draw_graphical_models(), results_dir / "figures" /
                                      graphical_models.FILE_NAME, close=True))
     tables = write_tables(df, results_dir, theirs, kept)
+    tables.append(write_findings(results_dir, df, theirs))
     readme = results_dir.parent / "README.md"
     if update_readme_claims(readme, pd.read_csv(results_dir / "claims.csv")):
         tables.append(readme)
