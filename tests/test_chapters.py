@@ -52,10 +52,14 @@ def test_training_table_averages_the_runs_that_logged_each_epoch():
     assert table.loc[10, "M2 accuracy"] == pytest.approx(0.3) and table.loc[20, "M2 accuracy"] == pytest.approx(0.2)
     assert list(table["M2 runs"]) == [2, 2, 1]
     assert "GMVAE runs" not in table and list(table["GMVAE accuracy"]) == [0.8] * 3
+    shorter = chapters.training_table(pd.concat([df, run_log("modified_m2", 0, 10)]))  # its one run ends at 10
+    assert "modified M2 runs" not in shorter and list(shorter["modified M2 loss"].isna()) == [False, False, True]
     one_model = chapters.training_table(df[df["run_name"] == "gmvae"])
     assert list(one_model.columns) == ["epoch", "H(y|x)", "loss", "accuracy"]
     shown = chapters.format_table(table.reset_index())
     assert shown.loc[2, "M2 loss"] == "80.00" and shown.loc[2, "M2 accuracy"] == "0.200" and shown.loc[2, "M2 runs"] == "1"
+    stopped = chapters.format_table(pd.DataFrame({"epoch": [30], "M2 loss": [np.nan], "M2 runs": [0]}))
+    assert stopped.iloc[0].tolist() == ["30", "", ""], "an epoch no run reached is blank"
 
 
 def test_last_epoch_means_peak_and_means_at():
@@ -80,8 +84,9 @@ def test_verdicts_quote_the_claims_table():
 
 
 def test_fidelity_and_distribution_summaries_count_per_model_and_metric():
-    fidelity = pd.DataFrame({"source": "ours", "run_name": "m2", "metric": "loss", "epoch": [1, 1, 50, 50],
-                             "inside": [True, False, True, True]})
+    fidelity = pd.DataFrame({"source": "ours", "run_name": "m2", "metric": "loss", "epoch": [1, 1, 1, 50, 50],
+                             "run": ["seed 0", "seed 1", "mean", "seed 0", "seed 1"],
+                             "inside": [True, False, True, True, True]})
     kept = fidelity.assign(source="earlier", inside=False)
     summary = chapters.fidelity_summary(pd.concat([fidelity, kept]))
     assert summary.to_dict("records") == [{"model": "M2", "metric": "loss", "epoch 1": "1/2", "epoch 50": "2/2"}]

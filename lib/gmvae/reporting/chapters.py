@@ -56,7 +56,7 @@ def training_table(df: pd.DataFrame, columns: dict = RECORD_COLUMNS) -> pd.DataF
         for column, name in columns.items():
             table[f"{prefix}{name}"] = table["epoch"].map(rows[column].mean())
         counts = table["epoch"].map(rows["seed"].nunique()).fillna(0).astype(int)
-        if counts.nunique() > 1:
+        if counts[counts > 0].nunique() > 1:  # some runs stopped before others (a blank row: all had stopped)
             table[f"{prefix}runs"] = counts
     return table
 
@@ -67,7 +67,7 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
         if pd.isna(v):
             return ""
         if column == "epoch" or column.endswith("runs"):
-            return str(int(v))
+            return str(int(v)) if v else ""
         return f"{v:.2f}" if column.endswith("loss") else f"{v:.3f}"
 
     return pd.DataFrame({c: [cell(c, v) for v in table[c]] for c in table.columns})
@@ -110,10 +110,16 @@ def load_seed_spread(results_dir, run_names) -> pd.DataFrame:
     return load_runs(resolve_path(results_dir) / SEED_SPREAD, run_names).assign(source=SEED_SPREAD_SOURCE)
 
 
+def our_runs(fidelity: pd.DataFrame) -> pd.DataFrame:
+    """The rows of fidelity.fidelity_table for each of our runs in runs/ (not runs kept from an earlier protocol, nor
+    the mean over seeds)."""
+    return fidelity[(fidelity["source"] == "ours") & (fidelity["run"] != "mean")]
+
+
 def fidelity_summary(fidelity: pd.DataFrame) -> pd.DataFrame:
     """fidelity.fidelity_table (one row per run, metric and epoch) as one row per model and metric: at each compared
-    epoch, how many of our runs lie inside the original's range ("3/4"); "last" is our last compared epoch."""
-    ours = fidelity[fidelity["source"] == "ours"]
+    epoch, how many of our runs lie inside the original's range ("3/4")."""
+    ours = our_runs(fidelity)
     if ours.empty:
         return pd.DataFrame(columns=["model", "metric"])
     rows = []
