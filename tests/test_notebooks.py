@@ -163,9 +163,12 @@ def test_a_rerun_on_unchanged_logs_leaves_notebooks_and_figures_byte_identical(s
         run_notebook(name, out, smoke_parameters(out))
     changed = [p.name for p, content in before.items() if p.read_bytes() != content]
     assert not changed, f"re-running on unchanged logs changed {changed}"
-    text = "".join(o.get("text", "") for c in nbformat.read(drawn / "executed" / names[0], as_version=4).cells
-                   if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "m2 seed 0 epoch 2/2: test loss" in text, "the training record from log.csv is missing"
+    outputs = [o for c in nbformat.read(drawn / "executed" / names[0], as_version=4).cells if c.cell_type == "code"
+               for o in c.get("outputs", [])]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert re.search(r"m2 seed 0: \S+/runs/m2/seed0/log.csv, 2 epochs in ", text), "the training record's log is not named"
+    shown = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+    assert "| epoch | H(y\\|x) | loss | accuracy |\n| --- | --- | --- | --- |\n| 1 | " in shown, "no training record table"
     assert "cuInit" not in text and "oneDNN" not in text
 
 

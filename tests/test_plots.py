@@ -521,6 +521,8 @@ def test_training_record_prints_the_log_as_training_does(results):
     assert lines[-1].endswith("no log")
     cut = pipeline.training_record([runs.run_dir(results, "modified_m2", 0)], "smoke", 10).splitlines()
     assert cut[0].endswith("10 epochs of its 12 in float32") and cut[-1].startswith("modified_m2 seed 0 epoch 10/20: ")
+    headers = pipeline.training_record([runs.run_dir(results, "modified_m2", 0)], epoch_lines=False).splitlines()
+    assert headers == [lines[0], lines[-2]], "without epoch lines: the run's log and its NaN only"
 
 
 def test_notebook_paths_are_relative_inside_the_repository(tmp_path):

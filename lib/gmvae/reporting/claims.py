@@ -245,6 +245,15 @@ def open_question_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
+def y_usage_by_seed(df: pd.DataFrame, run_name: str) -> pd.DataFrame:
+    """Does x inform y, run by run: one row per source and seed of ``run_name``, each at its own last epoch, with
+    the rule of :func:`open_question_table`; where the runs disagree, the mean hides it."""
+    runs = df[df["run_name"] == run_name]
+    rows = [{"source": source, "seed": int(seed), **dict(zip(("measured", "verdict"), _y_usage(g, run_name)))}
+            for (source, seed), g in runs.groupby(["source", "seed"], sort=True)]
+    return pd.DataFrame(rows, columns=["source", "seed", "measured", "verdict"])
+
+
 CLIPPED_RUN = "modified_m2_clip"
 CLIPPING_RULE = (f"supported if our unclipped modified M2 turned NaN and every clipped run (same seeds) ran >= "
                  f"{NAN_TESTABLE_EPOCHS} epochs without NaN; not supported if a clipped run turned NaN; not testable "

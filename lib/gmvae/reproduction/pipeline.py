@@ -154,10 +154,12 @@ def _silent(*args, **kwargs) -> None:
 RECORD_ALL_EPOCHS = 60  # longer logs show every tenth epoch (and the first ten and the last)
 
 
-def training_record(run_dirs, profile=None, epochs=None) -> str:
+def training_record(run_dirs, profile=None, epochs=None, *, epoch_lines=True) -> str:
     """Each run's log.csv as the lines training prints, one per epoch: what a notebook shows of its
     runs, the same whether they were trained just now or long ago. With ``profile``, each log is cut where the
-    profile (or ``epochs``) stops that run, as its figures are: the cpu profile shows 50 epochs of a 200-epoch run."""
+    profile (or ``epochs``) stops that run, as its figures are: the cpu profile shows 50 epochs of a 200-epoch run.
+    ``epoch_lines`` False: only each run's first line (its log, epochs and precision) and its NaN, for a notebook
+    that shows the epochs as a table (gmvae.reporting.chapters.training_table)."""
     lines = []
     for d in run_dirs:
         record = runs.read_record(d) or {}
@@ -177,8 +179,9 @@ def training_record(run_dirs, profile=None, epochs=None) -> str:
                                                               | (log["epoch"] == last)]
         of = f" of its {logged}" if len(log) < logged else ""
         lines.append(f"{run_name} seed {config.seed}: {display_path(d)}/log.csv, {len(log)} epochs{of} in "
-                     f"{config.precision}" + ("" if len(shown) == len(log) else " (every tenth shown)"))
-        lines += [runs.epoch_line(config, row, run_name) for _, row in shown.iterrows()]
+                     f"{config.precision}" + ("" if len(shown) == len(log) or not epoch_lines else " (every tenth shown)"))
+        if epoch_lines:
+            lines += [runs.epoch_line(config, row, run_name) for _, row in shown.iterrows()]
         nan_epoch = (record.get("status") or {}).get("nan_epoch")
         if nan_epoch is not None and (cut is None or nan_epoch <= cut):
             lines.append(f"{run_name} seed {config.seed}: the loss became non-finite in epoch {nan_epoch}")
