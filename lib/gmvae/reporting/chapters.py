@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import platform
 import textwrap
 
 import numpy as np
@@ -144,15 +143,9 @@ def distribution_summary(distributions: pd.DataFrame) -> pd.DataFrame:
 
 
 def versions(df: pd.DataFrame | None = None) -> str:
-    """Python, TensorFlow, TensorFlow Probability, this processor and the precision "auto" picks on it; with the
-    logs ``df``, the precisions and processors its runs trained in."""
-    from gmvae.quiet_import import tf, tfp
-
-    processor, _ = machine.cpu_name_and_flags()
-    precision, reason = machine.auto_precision(tf)
-    lines = [f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
-             f"TensorFlow Probability {tfp.__version__}",
-             f"this processor: {processor}; precision 'auto' here: {precision} ({reason})"]
+    """The versions and processor of machine.environment_versions, one per line; with the logs ``df``, the
+    precisions and processors its runs trained in."""
+    lines = [f"{name}: {value}" for name, value in machine.environment_versions().items()]
     if df is not None and len(df):
         trained = df[df["source"] == "ours"] if "source" in df else df
         pairs = sorted({(str(p), str(c)) for p, c in trained[["precision", "processor"]].itertuples(index=False)})
