@@ -383,6 +383,21 @@ def test_model_figure_data_is_computed_only_from_a_checkpoint_of_the_epoch_drawn
     assert computed == [("seed1", out)]
 
 
+def test_model_figure_data_is_read_from_where_make_figures_keeps_it(results, tmp_path):
+    """A profile's notebook 03 (out_dir results/<profile>) draws from the data `make figures` keeps in results/ when
+    no checkpoint of the epoch is at hand, as for the committed post profile."""
+    df = plots.load_runs(results, ["gmvae"])
+    best = figures.best_replicate(df, "gmvae")
+    last = df[(df["run_name"] == "gmvae") & (df["seed"] == best)].iloc[-1]
+    path = results / figures.MODEL_FIGURE_DATA
+    path.parent.mkdir(parents=True)
+    np.savez_compressed(path, samples=np.zeros((10, 3, 28, 28), np.float16), confusion=np.eye(10, dtype=int),
+                        seed=best, epoch=int(last["epoch"]), test_loss=float(last["test_loss"]))
+    out = tmp_path / "post"
+    assert figures.model_figure_data(results, df, out_dir=out)["seed"] == best
+    assert figures.model_figure_data(results, df[df["epoch"] < last["epoch"]], out_dir=out) is None
+
+
 def test_validate_parameters(tmp_path):
     out = parameters.validate_parameters("smoke", None, None, tmp_path / "new", run_names=["m2"])
     assert out == tmp_path / "new" and out.is_dir()

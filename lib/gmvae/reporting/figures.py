@@ -108,13 +108,16 @@ def _of(saved: dict | None, run: tuple | None) -> bool:
 
 def model_figure_data(results_dir, df: pd.DataFrame, data_path=None, *, out_dir=None) -> dict | None:
     """The model figures' data for the best GMVAE replicate's last epoch in ``df``, kept in ``out_dir`` (default
-    ``results_dir``): the saved data if it is of that epoch, else computed from the run's checkpoint in
-    ``results_dir/runs`` if the checkpoint is of that epoch, and saved; None if neither exists."""
+    ``results_dir``): the saved data if it is of that epoch (in ``out_dir``, or where `make figures` keeps it:
+    :func:`saved_model_figure_data`), else computed from the run's checkpoint in ``results_dir/runs`` if the
+    checkpoint is of that epoch, and saved; None if neither exists."""
     run = _best_run_last_epoch(df)
     if run is None:
         return None
     out_dir = results_dir if out_dir is None else out_dir
     saved = load_model_figure_data(out_dir)
+    if not _of(saved, run):  # the committed data of the post profile's best run, with no checkpoint in git
+        saved = saved_model_figure_data(results_dir, df) or saved
     run_dir = runs.run_dir(resolve_path(results_dir), "gmvae", run[0])
     # a checkpoint past the epoch df stops at (the cpu profile reading a 200-epoch run) cannot draw that epoch
     checkpoint_epoch = int(((runs.read_record(run_dir) or {}).get("status") or {}).get("completed_epochs") or 0)
