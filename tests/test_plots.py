@@ -288,8 +288,8 @@ def test_redraw_figures(results, capsys):
     assert {"modified_m2_variants.png", "modified_m2_clipping.png"} <= set(report["skipped"])
     assert sorted(p.name for p in report["tables"]) == ["claims.csv", "claims.md", "fidelity.csv", "fidelity.md",
                                                         "fidelity_distributions.csv", "fidelity_distributions.md",
-                                                        "run_table.csv", "run_table.md", "training_time.csv",
-                                                        "training_time.md"]
+                                                        "findings.md", "run_table.csv", "run_table.md",
+                                                        "training_time.csv", "training_time.md"]
     md = (results / "run_table.md").read_text()
     assert "| GMVAE | 1 | 20 (last) |" in md and "H(y\\|x)" in md  # "|" escaped in the header too
     out = capsys.readouterr().out
