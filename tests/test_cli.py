@@ -205,7 +205,7 @@ def test_reproduce_refuses_a_long_plan_without_long_and_counts_only_the_runs_to_
 
     started = []
     monkeypatch.setattr(notebook_runner, "reproduce", lambda profile, out, **kw: started.append(profile))
-    for profile, hours in (("post", "13.5"), ("blog", "65.2")):
+    for profile, hours in (("post", "14.1"), ("blog", "65.2")):
         with pytest.raises(SystemExit) as exit_info:
             cli.main(["reproduce", "--profile", profile, "--out", str(tmp_path)])
         assert exit_info.value.code == 2 and not started

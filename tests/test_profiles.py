@@ -42,6 +42,8 @@ def test_the_cpu_profiles_runs_are_the_first_fifty_epochs_of_the_post_profiles()
     assert {c.epochs for c in post.configs("modified_m2")} == {300}
     assert {c.epochs for r in ("m2", "gmvae") for c in post.configs(r)} == {200}
     assert (len(post.seeds["gmvae"]), len(post.seeds["modified_m2"]), len(post.seeds["m2"])) == (6, 3, 4)
+    for run_name in ("m2_iaf", "m2_eta0"):  # the open question's variants: the cpu profile's runs, not longer
+        assert post.configs(run_name) == cpu.configs(run_name)
 
 
 def test_the_nan_profile_trains_and_runs_no_notebook(tmp_path, monkeypatch):
