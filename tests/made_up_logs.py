@@ -139,3 +139,65 @@ def write_skewed_tree(results_dir):
             run_name=run_name, seed=seed, nan_epoch=float(nan_epoch), k=10, iters_per_epoch=500, batch_size=100,
             source="original"))
     return pd.concat(frames, ignore_index=True)
+
+
+# ------------------------------------------------------------------------------- a tree in a profile's shape
+# Every run of a profile (its seeds, its epochs per run), as the chapters read them, so that they train nothing:
+# the replicates apart by PLACE_SPREAD (times a metric's step) and every value changing with the epoch; a run of
+# PROFILE_TREE_NAN stops at its NaN epoch, as a real one does.
+
+PLACE_SPREAD = (0.0, 1.0, 3.0, 8.0, 13.0, 21.0)  # by the seed's place among its run's seeds
+PROFILE_TREE_NAN = {("modified_m2", 1): 140}
+PROCESSOR = "Made-up processor"
+# per metric: (rise over the epochs, step per unit of PLACE_SPREAD, level of each run name at epoch 0)
+_PROFILE_LEVELS = {
+    "test_entropy": (-0.05, 0.00005, {"m2": 2.3, "modified_m2": 0.4, "modified_m2_clip": 0.42, "gmvae": 0.3,
+                                       "m2_iaf": 1.0, "m2_eta0": 0.5}),
+    "test_loss": (-10.0, 0.05, {"m2": 102.0, "modified_m2": 104.0, "modified_m2_clip": 104.2, "gmvae": 103.0,
+                                "m2_iaf": 106.0, "m2_eta0": 105.0}),
+    "test_accuracy": (0.1, 0.004, {"m2": 0.01, "modified_m2": 0.5, "modified_m2_clip": 0.51, "gmvae": 0.66,
+                                   "m2_iaf": 0.1, "m2_eta0": 0.25}),
+    "test_kl_y": (-0.05, 0.0001, {"m2": 0.06, "modified_m2": 2.0, "modified_m2_clip": 2.01, "gmvae": 2.1,
+                                  "m2_iaf": 1.5, "m2_eta0": 1.9}),
+    "test_mutual_information": (0.05, 0.001, {"m2": 0.0, "modified_m2": 1.6, "modified_m2_clip": 1.61, "gmvae": 1.8,
+                                              "m2_iaf": 1.2, "m2_eta0": 1.4}),
+    "grad_norm_max": (20.0, 1.0, {"m2": 60.0, "modified_m2": 90.0, "modified_m2_clip": 91.0, "gmvae": 70.0,
+                                  "m2_iaf": 65.0, "m2_eta0": 62.0}),
+}
+
+
+def profile_value(metric, run_name, place, epoch):
+    """``metric`` of the replicate at ``place`` among its run's seeds at ``epoch`` (a number or an array)."""
+    rise, step, levels = _PROFILE_LEVELS[metric]
+    epoch = np.asarray(epoch, float)
+    return levels[run_name] + rise * (1 - np.exp(-epoch / 30)) + step * (PLACE_SPREAD[place] + 0.001 * (place + 1) * epoch)
+
+
+def write_profile_tree(results_dir, profile_name: str) -> dict[tuple[str, int], pd.DataFrame]:
+    """Every run of the profile as a finished run folder under ``results_dir``/runs; returns {(run name, seed): its
+    log} with the values to the 6 significant digits a log keeps."""
+    import dataclasses
+
+    from gmvae import runs
+    from gmvae.reproduction.profiles import get_profile
+
+    profile, logs = get_profile(profile_name), {}
+    for run_name in profile.seeds:
+        for place, config in enumerate(profile.configs(run_name)):
+            nan_epoch = PROFILE_TREE_NAN.get((run_name, config.seed))
+            epochs = np.arange(1, (nan_epoch or config.epochs) + 1)
+            log = pd.DataFrame({c: np.full(len(epochs), 1.0) for c in runs.LOG_COLUMNS})
+            log["epoch"] = epochs
+            for metric in _PROFILE_LEVELS:
+                log[metric] = [float(f"{v:.6g}") for v in profile_value(metric, run_name, place, epochs)]
+            if nan_epoch is not None:
+                log.loc[log["epoch"] == nan_epoch, [c for c in runs.LOG_COLUMNS if c != "epoch"]] = np.nan
+            folder = runs.run_dir(results_dir, run_name, config.seed)
+            runs.write_log(folder, log)
+            runs.write_record(folder, {
+                "config": dataclasses.asdict(config.replace(precision="float32")),
+                "status": {"completed_epochs": int(epochs[-1]) - (nan_epoch is not None), "nan_epoch": nan_epoch,
+                           "finished": True, "train_seconds": float(len(epochs))},
+                "provenance": {"command": "made up", "machine": {"processor": PROCESSOR}}})
+            logs[run_name, config.seed] = log
+    return logs

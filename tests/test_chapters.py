@@ -3,7 +3,6 @@ views, the versions cell, and the shape every chapter shares."""
 
 from __future__ import annotations
 
-import math
 import re
 
 import nbformat
@@ -74,6 +73,11 @@ def test_last_epoch_means_peak_and_means_at():
     assert at.loc["gmvae", "runs"] == 1 and at.loc["gmvae", "test_accuracy"] == pytest.approx(0.6)
     nan_at_5 = run_log("m2", 0, 5, nan_epoch=5)  # a run that turned NaN at 5 has no value there
     assert chapters.means_at(pd.concat([df, nan_at_5]), 5).index.tolist() == ["gmvae"]
+    # a run that turned NaN at 4 logged its last value at 3: there the means are over all three runs
+    nan_at_4 = run_log("gmvae", 2, 4, accuracy=linear(0.2, 0.1), nan_epoch=4)
+    finals = chapters.last_epoch_means(pd.concat([df, nan_at_4]), columns=("test_accuracy",)).loc["gmvae"]
+    assert (finals["runs"], finals["epoch"]) == (3, 3)
+    assert finals["test_accuracy"] == pytest.approx((0.4 + 0.7 + 0.5) / 3)
 
 
 def test_verdicts_quote_the_claims_table():

@@ -9,11 +9,10 @@ import inspect
 import math
 import textwrap
 
-import numpy as np
 import pandas as pd
 
 from gmvae import machine
-from gmvae.reporting.plots import final_values, label, load_runs, model_order
+from gmvae.reporting.plots import label, load_runs, model_order
 from gmvae.reproduction.parameters import resolve_path
 
 POST_URL = "http://ruishu.io/2016/12/25/gmvae/"
@@ -74,10 +73,13 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def last_epoch_means(df: pd.DataFrame, columns=("test_entropy", "test_loss", "test_accuracy", "test_kl_y",
                                                   "test_mutual_information")) -> pd.DataFrame:
-    """Per run name: its runs' count, the last epoch they all logged, and each column's mean over the runs there."""
+    """Per run name: its runs' count, the last epoch they all logged, and each column's mean over the runs there. A run
+    that turned NaN logged up to the epoch before (its NaN epoch's row holds no value), so the means are over every
+    run."""
     rows = []
     for run_name, g in df.groupby("run_name"):
-        epoch = int(g.groupby("seed")["epoch"].max().min())
+        finite = g.dropna(subset=["test_loss"]).groupby("seed")["epoch"].max()
+        epoch = int(finite.reindex(g["seed"].unique()).fillna(0).min())  # 0: a run with no finite epoch
         at = g[g["epoch"] == epoch]
         rows.append({"run_name": run_name, "runs": g["seed"].nunique(), "epoch": epoch,
                      **{c: at[c].mean() for c in columns if c in at}})
