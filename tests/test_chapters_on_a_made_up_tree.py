@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from made_up_logs import PROFILE_TREE_NAN, write_profile_tree
 from gmvae.reporting.plots import HIGH_ACCURACY
 from gmvae.reproduction.notebook_runner import NotebookError, run_notebook
+from made_up_logs import PROFILE_TREE_NAN, write_profile_tree
 
 pytestmark = pytest.mark.slow  # papermill runs five notebooks, about a minute
 
@@ -55,7 +55,7 @@ def assert_record(text, run_name, seeds_epochs: dict[int, int]):
     for seed, epochs in seeds_epochs.items():
         assert re.search(rf"{run_name} seed {seed}: \S+/runs/{run_name}/seed{seed}/log.csv, {epochs} epochs in float32",
                          text), (run_name, seed)
-    logged = set(int(s) for s in re.findall(rf"(?<![\w]){run_name} seed (\d+): \S+/log.csv", text))
+    logged = set(int(s) for s in re.findall(rf"(?<!\w){run_name} seed (\d+): \S+/log.csv", text))
     assert logged == set(seeds_epochs), run_name
 
 
