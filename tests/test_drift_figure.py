@@ -46,3 +46,15 @@ def test_the_drift_figure_is_drawn_only_where_the_nan_profiles_runs_are():
     assert draw_log_figure("nan_drift.png", drift_log("modified_m2", 0, 3)) is None
     assert draw_log_figure("nan_drift.png", drift_log("modified_m2_float32", 0, 3)) is not None
     assert LOG_FIGURES["nan_drift.png"][1] == ("modified_m2_float32", "modified_m2_original_graph")
+
+
+def test_every_panel_shows_how_far_the_runs_stay_from_float32s_limits():
+    """A run far from underflow (its variances above 1e-8, log q(y|x) above -50) still shows the limits it stays
+    above."""
+    df = drift_log("modified_m2_float32", 0, 300)
+    df["q_z_var_min"] = np.geomspace(2e-2, 7e-6, 300)
+    df["decoder_var_min"] = np.geomspace(1.0, 4e-8, 300)
+    df["log_q_y_min"] = np.linspace(-1.0, -50.0, 300)
+    for ax, (column, (_, _, limits)) in zip(plot_drift(df).axes, PANELS.items()):
+        low, high = ax.get_ylim()
+        assert low <= min(limits) and high >= df[column].max(), (column, ax.get_ylim())

@@ -35,6 +35,8 @@ def plot_drift(df: pd.DataFrame, title: str | None = None) -> plt.Figure:
     ``df``: gmvae.reporting.plots.load_runs output of DRIFT_RUNS (or any runs with the columns)."""
     fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 4), constrained_layout=True)
     for ax, (column, (name, log_scale, (normal, smallest))) in zip(axes, PANELS.items()):
+        if log_scale:
+            ax.set_yscale("log")
         for i, (run_name, runs_of_model) in enumerate(df.groupby("run_name", sort=False)):
             for j, (seed, run) in enumerate(runs_of_model.groupby("seed")):
                 run = run.sort_values("epoch")
@@ -49,9 +51,10 @@ def plot_drift(df: pd.DataFrame, title: str | None = None) -> plt.Figure:
         ax.axhline(normal, color="black", linestyle="--", linewidth=1,
                    label="float32's smallest normal (below: 0 in TensorFlow on a CPU)")
         ax.axhline(smallest, color="black", linestyle=":", linewidth=1, label="float32's smallest subnormal")
-        if log_scale:
-            ax.set_yscale("log")
+        # autoscaling may leave the limits out of view: they are the point of the panel, however far the runs stay
+        low, high = ax.get_ylim()
+        ax.set_ylim(min(low, smallest / 10 if log_scale else smallest - 10), high)
         ax.set(title=name, xlabel="epoch")
-    axes[0].legend(fontsize=7, loc="lower left")
+    axes[0].legend(fontsize=7, loc="center")  # between the runs and the limits
     fig.suptitle(title or "The drift towards a NaN: the smallest values of the modified M2 (x: NaN)")
     return fig
