@@ -81,8 +81,10 @@ def matmul_gflop(step, batch_size):
     return flop / 1e9
 
 
-@pytest.mark.parametrize("name, first", [("m2", "relu"), ("modified_m2", "relu"), ("modified_m2", "relu_layer"),
-                                         ("gmvae", "relu"), ("m2_iaf", "relu")])
+@pytest.mark.parametrize("name, first", [("modified_m2", "relu"), ("gmvae", "relu"),
+                                         *(pytest.param(name, first, marks=pytest.mark.slow)  # seconds each
+                                           for name, first in (("m2", "relu"), ("modified_m2", "relu_layer"),
+                                                               ("m2_iaf", "relu")))])
 def test_bench_counts_every_matmul_of_the_traced_steps(name, first):
     """For m2_iaf this also says each flow step's network runs once per step, not once per use."""
     config = TrainConfig(model=name, k=K, z_dim=Z, hidden=HIDDEN, batch_size=BATCH, decoder_first=first)
@@ -97,6 +99,7 @@ def test_bench_counts_every_matmul_of_the_traced_steps(name, first):
         assert baseline == pytest.approx(bench.step_gflop(config, x_dim=X_DIM, baseline=True), rel=1e-12)
 
 
+@pytest.mark.slow  # times steps and matmuls
 def test_bench_prints_json_lines_with_the_measurements(capsys):
     argv = ["--models", "gmvae", "--k", "3", "--batch-size", "4", "--z-dim", "2", "--hidden", "8",
             "--steps", "2", "--repeats", "2", "--matmul-size", "64", "--eval-size", "20", "--synthetic"]

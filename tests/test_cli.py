@@ -377,6 +377,7 @@ finally:
 """
 
 
+@pytest.mark.slow  # the command in a subprocess
 def test_figures_runs_without_tensorflow(tmp_path):
     """`make figures` needs no TensorFlow: the figures command with every import of it refused."""
     import os

@@ -105,6 +105,7 @@ def test_auto_matches_a_stored_run_of_either_precision():
         == ["precision='mixed_bfloat16' (wanted 'float32')"]
 
 
+@pytest.mark.slow  # a TensorFlow import in a subprocess, twice
 @pytest.mark.parametrize("show", [False, True])
 def test_importing_the_training_code_prints_nothing_unless_asked(show):
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GMVAE_TF_LOGS")}

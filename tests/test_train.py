@@ -83,64 +83,72 @@ def test_shuffled_batches_walk_through_whole_permutations_across_epochs():
     np.testing.assert_array_equal(batch_indices(config, 2, n), batch_indices(config, 2, n))
 
 
-def test_same_seed_same_log_other_seed_other_log(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A finished TINY run, trained once for the tests that start from one (each training costs seconds of tracing):
+    a test copies the folder with :func:`copy_of` before it changes anything."""
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    return out, train(TINY, out, data=synthetic_mnist(), progress=False)
+
+
+def copy_of(tiny_run, to):
+    shutil.copytree(tiny_run[0], to)  # copy2: the files keep their modification times
+    return to
+
+
+def test_same_seed_same_log_other_seed_other_log(tiny_run, tmp_path):
     data = synthetic_mnist()
-    a = train(TINY, tmp_path / "a", data=data, progress=False)
+    a = tiny_run[1]
     b = train(TINY, tmp_path / "b", data=data, progress=False)
     c = train(TINY.replace(seed=1), tmp_path / "c", data=data, progress=False)
     assert list(a.columns) == runs.LOG_COLUMNS and list(a["epoch"]) == [1, 2, 3]
     pd.testing.assert_frame_equal(without_time(a), without_time(b))
     assert not np.allclose(a["test_loss"], c["test_loss"])
-    record = runs.read_record(tmp_path / "a")
+    record = runs.read_record(tiny_run[0])
     assert record["config"] == json.loads(TINY.to_json())
     assert record["status"]["completed_epochs"] == 3 and record["status"]["finished"]
 
 
-def test_extending_a_finished_run_equals_training_longer(tmp_path):
+def test_extending_a_finished_run_equals_training_longer(tiny_run, tmp_path):
     data = synthetic_mnist()
-    train(TINY.replace(epochs=2), tmp_path / "extended", data=data, progress=False)
-    extended = train(TINY.replace(epochs=4), tmp_path / "extended", data=data, progress=False)
-    straight = train(TINY.replace(epochs=4), tmp_path / "straight", data=data, progress=False)
+    extended = train(TINY.replace(epochs=5), copy_of(tiny_run, tmp_path / "extended"), data=data, progress=False)
+    straight = train(TINY.replace(epochs=5), tmp_path / "straight", data=data, progress=False)
     pd.testing.assert_frame_equal(without_time(extended), without_time(straight))
     pd.testing.assert_frame_equal(without_time(runs.read_log(tmp_path / "extended")), without_time(straight))
 
 
-def test_finished_run_is_not_trained_again(tmp_path):
-    data = synthetic_mnist()
-    train(TINY, tmp_path, data=data, progress=False)
-    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "checkpoints").iterdir()}
-    log = train(TINY, tmp_path, data=data, progress=False)
+def test_finished_run_is_not_trained_again(tiny_run, tmp_path):
+    run = copy_of(tiny_run, tmp_path / "run")
+    before = {p.name: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()}
+    log = train(TINY, run, data=synthetic_mnist(), progress=False)
     assert len(log) == 3
-    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "checkpoints").iterdir()} == before
+    assert {p.name: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()} == before
 
 
-def test_finished_run_without_checkpoints_is_not_retrained(tmp_path):
+def test_finished_run_without_checkpoints_is_not_retrained(tiny_run, tmp_path):
     """A clone has the committed logs but no checkpoints: asking for the same epochs trains nothing."""
-    data = synthetic_mnist()
-    first = train(TINY, tmp_path, data=data, progress=False)
-    shutil.rmtree(tmp_path / "checkpoints")
-    again = train(TINY, tmp_path, data=data, progress=False)
-    pd.testing.assert_frame_equal(again, runs.read_log(tmp_path))
-    assert len(again) == len(first) and not (tmp_path / "checkpoints").exists()
+    run = copy_of(tiny_run, tmp_path / "run")
+    shutil.rmtree(run / "checkpoints")
+    again = train(TINY, run, data=synthetic_mnist(), progress=False)
+    pd.testing.assert_frame_equal(again, runs.read_log(run))
+    assert len(again) == len(tiny_run[1]) and not (run / "checkpoints").exists()
 
 
-def test_a_folder_with_another_configuration_is_refused(tmp_path):
-    data = synthetic_mnist()
-    train(TINY.replace(epochs=1), tmp_path, data=data, progress=False)
+def test_a_folder_with_another_configuration_is_refused(tiny_run, tmp_path):
     with pytest.raises(RunMismatchError, match="hidden"):
-        train(TINY.replace(hidden=9), tmp_path, data=data, progress=False)
+        train(TINY.replace(hidden=9), copy_of(tiny_run, tmp_path / "run"), data=synthetic_mnist(), progress=False)
 
 
-def test_a_run_recorded_before_adam_epsilon_was_configurable_is_refused(tmp_path):
+def test_a_run_recorded_before_adam_epsilon_was_configurable_is_refused(tiny_run, tmp_path):
     """Such runs trained with Keras' default epsilon 1e-7; resuming them with 1e-10 would mix two optimizers."""
     data = synthetic_mnist()
-    train(TINY.replace(epochs=1), tmp_path, data=data, progress=False)
-    record = json.loads((tmp_path / "run.json").read_text())
+    run = copy_of(tiny_run, tmp_path / "run")
+    record = json.loads((run / "run.json").read_text())
     del record["config"]["adam_epsilon"]
-    (tmp_path / "run.json").write_text(json.dumps(record))
+    (run / "run.json").write_text(json.dumps(record))
     assert TrainConfig.from_dict(record["config"]).adam_epsilon == 1e-7
     with pytest.raises(RunMismatchError, match="adam_epsilon=1e-07"):
-        train(TINY, tmp_path, data=data, progress=False)
+        train(TINY, run, data=data, progress=False)
 
 
 def test_adam_steps_as_the_original_did_on_the_summed_loss():
