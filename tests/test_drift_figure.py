@@ -4,8 +4,9 @@ limits."""
 import matplotlib
 import numpy as np
 import pandas as pd
+import pytest
 
-from gmvae.reporting.drift import FLOAT32_SMALLEST, PANELS, plot_drift
+from gmvae.reporting.drift import FLOAT32_SMALLEST, PANELS, closest_approach, plot_drift
 from gmvae.reporting.figures import LOG_FIGURES, draw_log_figure
 
 matplotlib.use("Agg")
@@ -58,3 +59,20 @@ def test_every_panel_shows_how_far_the_runs_stay_from_float32s_limits():
     for ax, (column, (_, _, limits)) in zip(plot_drift(df).axes, PANELS.items()):
         low, high = ax.get_ylim()
         assert low <= min(limits) and high >= df[column].max(), (column, ax.get_ylim())
+
+
+def test_the_closest_approach_is_each_models_smallest_value_over_its_runs_and_epochs():
+    """Worked by hand from drift_log: seed s at epoch e logs q_z_var_min zigzag * 10^-(e + s), decoder_var_min
+    zigzag * 10^-(2e + s) and log_q_y_min -10e - s + zigzag, zigzag 1 at odd epochs and 50 at even ones."""
+    df = pd.concat([drift_log("modified_m2_float32", 0, 3), drift_log("modified_m2_float32", 1, 4, nan_epoch=4),
+                    drift_log("modified_m2_original_graph", 0, 2)])
+    table = closest_approach(df)
+    ours = table.loc["modified_m2_float32"]
+    assert (ours["runs"], ours["last_epoch"], ours["nan_epochs"]) == (2, 3, [4])
+    # seed 1, epoch 3 (odd): 10^-4 and 10^-7; log q(y|x): -31 + 1 = -30 (seed 1, epoch 3)
+    assert ours["q_z_var_min"] == pytest.approx(1e-4) and ours["decoder_var_min"] == pytest.approx(1e-7)
+    assert ours["log_q_y_min"] == -30.0
+    assert ours["orders_above_normal"] == pytest.approx(np.log10(1e-7 / 1.1754944e-38))
+    graph = table.loc["modified_m2_original_graph"]
+    assert (graph["runs"], graph["last_epoch"], graph["nan_epochs"]) == (1, 2, [])
+    assert graph["decoder_var_min"] == pytest.approx(50 * 1e-4)  # epoch 2 (even): 50 * 10^-4 beats 10^-2

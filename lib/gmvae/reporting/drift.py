@@ -11,6 +11,8 @@ goes, not only that it went.
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -58,3 +60,18 @@ def plot_drift(df: pd.DataFrame, title: str | None = None) -> plt.Figure:
     axes[0].legend(fontsize=7, loc="center")  # between the runs and the limits
     fig.suptitle(title or "The drift towards a NaN: the smallest values of the modified M2 (x: NaN)")
     return fig
+
+
+def closest_approach(df: pd.DataFrame) -> pd.DataFrame:
+    """Per run name of ``df`` (plot_drift's input): its runs, the last epoch any of them logged a value, the epochs at
+    which runs turned NaN, each PANELS column's smallest value over every run and epoch, and how far the smaller of
+    the two smallest variances stays above float32's smallest normal number, in orders of magnitude."""
+    rows = []
+    for run_name, g in df.groupby("run_name", sort=False):
+        logged = g.dropna(subset=list(PANELS), how="all")
+        row = {"run_name": run_name, "runs": g["seed"].nunique(), "last_epoch": int(logged["epoch"].max()),
+               "nan_epochs": sorted(int(e) for e in g.groupby("seed")["nan_epoch"].first().dropna()),
+               **{column: float(g[column].min()) for column in PANELS}}
+        row["orders_above_normal"] = math.log10(min(row["q_z_var_min"], row["decoder_var_min"]) / FLOAT32_TINY)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("run_name")
