@@ -75,6 +75,12 @@ def auto_precision(tf) -> tuple[str, str]:
     return precision_for(cpu_name_and_flags()[1], gpu_has_native_bfloat16(tf))
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: a run pinned to one core (`reproduce`'s jobs, `taskset`) says 1, not the
+    machine's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def describe(tf) -> dict:
     """The machine as run.json and bench records it."""
     name, flags = cpu_name_and_flags()
@@ -82,7 +88,7 @@ def describe(tf) -> dict:
     return {
         "processor": name,
         "flags": [f for f in REPORTED_FLAGS if f in flags],
-        "cores": os.cpu_count(),
+        "cores": usable_cores(),
         "architecture": platform.machine(),
         "gpus": [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus],
     }
