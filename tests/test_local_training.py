@@ -31,6 +31,13 @@ def test_the_train_command_gives_back_the_same_configuration(config, tmp_path):
     assert (args.out, str(args.data), args.no_progress) == (tmp_path / "run", "mnist.npz", True)
 
 
+def test_the_train_command_always_names_the_model_the_epochs_and_the_seed(tmp_path):
+    """Even where they are the defaults, so that the command in run.json says what trained."""
+    command = local_training.train_command(TrainConfig(), tmp_path)
+    assert command[4:] == ["--out", str(tmp_path), "--no-progress", "--long",
+                           "--model", "gmvae", "--epochs", "1000", "--seed", "0"]
+
+
 # Full-width layers and batches, so that the matrix products are large enough to be split between threads.
 SIDE_BY_SIDE = TrainConfig(model="gmvae", epochs=2, iters_per_epoch=8, train_eval_size=300, test_eval_size=300,
                            precision="float32")
@@ -77,6 +84,29 @@ def test_a_failing_run_is_named_after_the_others_finish(tmp_path, monkeypatch):
                                   say=lambda *a, **k: lines.append(a[0]))
     assert (tmp_path / "good" / "train.out").read_text() == "fine\n"
     assert any(line.startswith("m2 seed 0: done") for line in lines)
+
+
+def test_each_failed_run_is_named_with_its_last_line_cut_at_300_characters_or_no_output(tmp_path, monkeypatch):
+    silent, loud = TrainConfig(model="m2", seed=0), TrainConfig(model="gmvae", seed=1)
+    scripts = {silent.seed: "import sys; sys.exit(4)",
+               loud.seed: "import sys; print('first'); print('x' * 400); print(); sys.exit(3)"}
+    monkeypatch.setattr(local_training, "train_command",
+                        lambda config, *a: [sys.executable, "-c", scripts[config.seed]])
+    with pytest.raises(local_training.TrainingError) as error:
+        local_training.train_runs([(silent, tmp_path / "silent"), (loud, tmp_path / "loud")], jobs=1,
+                                  poll_seconds=0.05, say=lambda line: None)
+    assert str(error.value) == f"2 run(s) failed: m2 seed 0 (exit 4): no output; gmvae seed 1 (exit 3): {'x' * 300}"
+
+
+def test_by_default_each_line_goes_to_stdout(capsys):
+    local_training.print_now("m2 seed 0: done in 1.0 min")
+    assert capsys.readouterr().out == "m2 seed 0: done in 1.0 min\n"
+
+
+@pytest.mark.parametrize("cores, jobs", [([], 1), ([5], 1), ([0, 1], 2), ([0, 1, 2, 3], 4)])
+def test_one_job_per_usable_core_and_one_where_processes_cannot_be_pinned(cores, jobs, monkeypatch):
+    monkeypatch.setattr(local_training, "usable_cores", lambda: cores)
+    assert local_training.default_jobs() == jobs
 
 
 def write_run(results_dir, config: TrainConfig, epochs_done: int):

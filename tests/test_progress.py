@@ -1,6 +1,7 @@
 """The one progress line of a whole reproduction, read from the run folders of a profile."""
 
 import io
+import re
 import shutil
 import time
 
@@ -97,3 +98,27 @@ def test_with_two_jobs_the_line_names_both_runs_training_and_shares_the_time_lef
     write_run(tmp_path, "m2", 0, [10.0, 20.0, 60.0] + [20.0] * 7)  # M2 done: the next run takes its core
     assert line._update().startswith(
         "run 2 of 5: modified_m2 seed 0 (float32), epoch 3 of 10; run 3 of 5: gmvae seed 0, epoch 1 of 10; ")
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_on_a_terminal_a_bar_counts_every_epoch_of_the_profile_from_those_already_trained(tmp_path):
+    """smoke: 5 runs of 2 epochs, 10 in all; M2 has 1 before the reproduction begins and its second during it (2 s),
+    so the other four runs' 8 epochs are left at 2 s each."""
+    write_run(tmp_path, "m2", 0, [2.0])
+    out = Terminal()
+    with progress.ReproductionProgress("smoke", tmp_path, poll_seconds=0.05, file=out):
+        time.sleep(0.2)
+        write_run(tmp_path, "m2", 0, [2.0, 2.0])
+        time.sleep(0.3)
+    # the time so far, whatever it is, as 00:00
+    frames = [re.sub(r"\d\d:\d\d so far", "00:00 so far", frame.strip())
+              for frame in out.getvalue().split("\r") if frame.strip()]
+    assert frames[0] == "|#         | 1/10 epochs, 00:00 so far"   # drawn before its first line
+    assert frames[1] == ("run 1 of 5: m2 seed 0 (mixed_bfloat16), epoch 2 of 2; time left known after the first "
+                         "epoch |#         | 1/10 epochs, 00:00 so far")
+    assert frames[-1] == ("run 2 of 5: modified_m2 seed 0, epoch 1 of 2; about 16 s of training left "
+                          "|##        | 2/10 epochs, 00:00 so far")

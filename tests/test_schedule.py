@@ -103,3 +103,41 @@ def test_the_post_profile_at_the_measured_pace_by_hand():
     todo = [(config, "nowhere") for name in post.seeds for config in post.configs(name)]
     assert schedule.plan_hours(todo, 1) == (pytest.approx(100570 / 3600), 3900)
     assert schedule.plan_hours(todo, 2) == (pytest.approx(50755 / 3600), 3900)
+
+
+def test_an_epoch_costs_in_proportion_to_iterations_batch_size_and_k(monkeypatch):
+    """M2's measured 27.3 s for 500 iterations of 100 images at K = 10; half the iterations, twice the batch and
+    twice K: 27.3 x 0.5 x 2 x 2 = 54.6 s. A model never measured is priced at the slowest, m2_iaf's 46.1 s."""
+    config = TrainConfig(model="m2", iters_per_epoch=250, batch_size=200, k=20)
+    assert schedule.epoch_seconds(config) == pytest.approx(54.6)
+    monkeypatch.delitem(schedule.MEASURED_EPOCH_SECONDS, "gmvae")
+    assert schedule.epoch_seconds(TrainConfig(model="gmvae")) == pytest.approx(46.1)
+
+
+def test_a_plan_to_retrain_counts_the_epochs_of_complete_runs_too(tmp_path):
+    """A complete run trains again under --retrain: 1000 epochs of GMVAE, 7.75 hours at 27.9 s."""
+    config = TrainConfig(model="gmvae", epochs=1000)
+    runs.write_record(tmp_path / "run", {"config": dataclasses.asdict(config), "status": {"completed_epochs": 1000}})
+    assert schedule.plan_hours([(config, tmp_path / "run")], 2) == (0.0, 0)
+    assert schedule.plan_hours([(config, tmp_path / "run")], 2, retrain=True) == (pytest.approx(7.75), 1000)
+
+
+def test_the_command_line_prints_each_models_median_epoch_and_the_hours_for_each_number_of_nodes(tmp_path, capsys):
+    """Every run of the cpu profile at 36 s an epoch (m2 and the rest) takes half an hour; its six runs on one node
+    of two slots take three rounds, 1.5 hours, on two nodes two rounds (four slots, six runs), 1.0 hour."""
+    for name, config, seconds in [("m2", TrainConfig(model="m2"), [30.0, 36.0, 40.0]),
+                                  ("gmvae", TrainConfig(model="gmvae"), [36.0]),
+                                  ("modified_m2", TrainConfig(model="modified_m2"), [36.0]),
+                                  ("m2_iaf", TrainConfig(model="m2_iaf"), [36.0])]:
+        folder = runs.run_dir(tmp_path, name, 0)
+        runs.write_log(folder, pd.DataFrame({"epoch": range(1, len(seconds) + 1), "seconds": seconds})
+                       .reindex(columns=runs.LOG_COLUMNS))
+        runs.write_record(folder, {"config": dataclasses.asdict(config), "status": {}})
+    schedule.main([str(tmp_path / "runs"), "--profile", "cpu", "--nodes", "1", "2"])
+    assert capsys.readouterr().out.splitlines() == [
+        "median epoch, one core each, two runs per node: gmvae 36.0 s, m2 36.0 s, m2_iaf 36.0 s, modified_m2 36.0 s",
+        "| nodes of 2 cores | cpu profile, hours |",
+        "|---:|---:|",
+        "| 1 | 1.5 |",
+        "| 2 | 1.0 |",
+    ]

@@ -52,8 +52,6 @@ def train_command(config: TrainConfig, out_dir, data_path=None) -> list[str]:
     for field in dataclasses.fields(TrainConfig):
         value = getattr(config, field.name)
         if field.name in ("model", "epochs", "seed") or value != getattr(defaults, field.name):
-            if value is None:
-                continue  # None is every optional field's default, and has no flag of its own
             command += [f"--{field.name.replace('_', '-')}", str(value)]
     if data_path is not None:
         command += ["--data", str(data_path)]

@@ -115,8 +115,9 @@ PROFILES = {
         description="why the original's modified M2 turns NaN: ours in float32, the original's precision, x3, and the "
                     "original's graph written again in tf.compat.v1 (float32) x3, each to epoch 300",
         expected_time="about 6 hours on 2 cores of an AMD EPYC with avx512_bf16, two runs at a time (in float32 a "
-                      "run of ours takes 1.6 hours on one core, the original's graph 2.0); without AVX-512, 2.3 to "
-                      "3.3 hours a run on both cores (docs/nan.md); a run must not outlive its machine's checkpoints",
+                      "run of ours takes 1.6 hours on one core, the original's graph 2.0 to 2.2); without AVX-512, "
+                      "2.3 to 3.3 hours a run on both cores (docs/nan.md); a run must not outlive its machine's "
+                      "checkpoints",
         seeds={"modified_m2_float32": (0, 1, 2), "modified_m2_original_graph": (0, 1, 2)},
         base=TrainConfig(epochs=300),
         variants=_VARIANTS,
