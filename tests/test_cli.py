@@ -201,10 +201,11 @@ def test_a_plan_over_a_few_hours_needs_long_and_says_what_to_add(tmp_path, monke
 
 def test_reproduce_refuses_a_long_plan_without_long_and_counts_only_the_runs_to_train(tmp_path, monkeypatch,
                                                                                        capsys):
-    from gmvae.reproduction import notebook_runner
+    from gmvae.reproduction import local_training, notebook_runner
 
     started = []
     monkeypatch.setattr(notebook_runner, "reproduce", lambda profile, out, **kw: started.append(profile))
+    monkeypatch.setattr(local_training, "usable_cores", lambda: [0, 1])  # the hours below are for two at a time
     for profile, hours in (("post", "14.1"), ("blog", "65.2")):
         with pytest.raises(SystemExit) as exit_info:
             cli.main(["reproduce", "--profile", profile, "--out", str(tmp_path)])

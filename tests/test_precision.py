@@ -147,6 +147,30 @@ def test_agreement_measures_each_run_against_the_gmvae_seed_gap():
     assert m2_accuracy.loc["2", "difference"] == pytest.approx(0.1)
     assert not m2_accuracy.loc["2", "within"]  # the seeds agree at epoch 2, so any difference is outside
     assert agreement.agreement_table(reference[reference["seed"] == 0], other).empty  # no second seed, no yardstick
+    published = agreement.agreement_markdown_table(table[table["metric"] == "loss"], "float32", "mixed_bfloat16")
+    mean_epochs = "mean, all epochs (1-3)"
+    assert published.to_dict("records") == [  # the sums above, rounded to the logs' two decimals
+        {"model": "M2", "seed": 0, "metric": "loss", "epoch": "2", "float32": "97.00", "mixed_bfloat16": "97.00",
+         "difference": "0.00", "GMVAE seed 0 vs 1": "0.50", "within": "yes"},
+        {"model": "M2", "seed": 0, "metric": "loss", "epoch": mean_epochs, "float32": "97.00",
+         "mixed_bfloat16": "96.83", "difference": "0.50", "GMVAE seed 0 vs 1": "0.83", "within": "yes"},
+        {"model": "GMVAE", "seed": 0, "metric": "loss", "epoch": "2", "float32": "98.00", "mixed_bfloat16": "99.00",
+         "difference": "1.00", "GMVAE seed 0 vs 1": "0.50", "within": "**no**"},
+        {"model": "GMVAE", "seed": 0, "metric": "loss", "epoch": mean_epochs, "float32": "98.33",
+         "mixed_bfloat16": "98.67", "difference": "0.33", "GMVAE seed 0 vs 1": "0.83", "within": "yes"},
+    ]
+
+
+def test_agreement_orders_runs_by_model_then_seed_and_counts_a_tie_as_within():
+    curves = {("gmvae", 0): [100.0, 98.0], ("gmvae", 1): [101.0, 99.0], ("m2", 1): [97.0, 96.0], ("m2", 0): [95.0, 94.0]}
+    reference = pd.concat([_log(run, seed, losses, [0.5, 0.5], [1.0, 1.0]) for (run, seed), losses in curves.items()])
+    other = pd.concat([_log(run, seed, [loss + 1 for loss in losses], [0.5, 0.5], [1.0, 1.0])
+                       for (run, seed), losses in curves.items()])
+    loss = agreement.agreement_table(reference, other, epochs=(2,)).query("metric == 'loss'")
+    assert list(zip(loss["run_name"], loss["seed"]))[::2] == [("m2", 0), ("m2", 1), ("gmvae", 0), ("gmvae", 1)]
+    # every difference is 1, exactly the GMVAE seed gap at each epoch and in the mean: a tie is within
+    assert loss["difference"].tolist() == [1.0] * 8 and loss["seed_gap"].tolist() == [1.0] * 8
+    assert loss["within"].all()
 
 
 @pytest.mark.slow  # times both precisions: 9 s on an AVX2 EPYC

@@ -105,20 +105,35 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_on_a_terminal_a_bar_counts_every_epoch_of_the_profile_from_those_already_trained(tmp_path):
-    """smoke: 5 runs of 2 epochs, 10 in all; M2 has 1 before the reproduction begins and its second during it (2 s),
-    so the other four runs' 8 epochs are left at 2 s each."""
+def test_on_a_terminal_a_bar_counts_every_epoch_of_the_profile_from_those_already_trained(tmp_path, capsys):
+    """smoke: 5 runs of 2 epochs, 10 in all; M2 has 1 before the reproduction begins and its second during it (2 s);
+    m2_eta0 stopped at a NaN in its first epoch, so it counts as its 2 epochs; the other three runs' 6 epochs are
+    left at 2 s each. Lines written go to stdout, above the bar."""
     write_run(tmp_path, "m2", 0, [2.0])
+    write_run(tmp_path, "m2_eta0", 0, [2.0], nan_epoch=1)
     out = Terminal()
-    with progress.ReproductionProgress("smoke", tmp_path, poll_seconds=0.05, file=out):
+    with progress.ReproductionProgress("smoke", tmp_path, poll_seconds=0.05, log_every=0.0, file=out) as line:
         time.sleep(0.2)
         write_run(tmp_path, "m2", 0, [2.0, 2.0])
         time.sleep(0.3)
+        line.write("a notebook finished")
+    assert capsys.readouterr().out == "a notebook finished\n"
     # the time so far, whatever it is, as 00:00
     frames = [re.sub(r"\d\d:\d\d so far", "00:00 so far", frame.strip())
               for frame in out.getvalue().split("\r") if frame.strip()]
-    assert frames[0] == "|#         | 1/10 epochs, 00:00 so far"   # drawn before its first line
+    assert frames[0] == "|###       | 3/10 epochs, 00:00 so far"   # drawn before its first line
     assert frames[1] == ("run 1 of 5: m2 seed 0 (mixed_bfloat16), epoch 2 of 2; time left known after the first "
-                         "epoch |#         | 1/10 epochs, 00:00 so far")
-    assert frames[-1] == ("run 2 of 5: modified_m2 seed 0, epoch 1 of 2; about 16 s of training left "
-                          "|##        | 2/10 epochs, 00:00 so far")
+                         "epoch |###       | 3/10 epochs, 00:00 so far")
+    assert frames[-1] == ("run 2 of 5: modified_m2 seed 0, epoch 1 of 2; about 12 s of training left "
+                          "|####      | 4/10 epochs, 00:00 so far")
+    assert not [frame for frame in frames if "reproduce:" in frame]  # the bar, not the lines of a log file
+
+
+def test_time_left_turns_to_minutes_at_a_minute():
+    assert [progress._minutes(s) for s in (59, 60, 150)] == ["59 s", "1 min", "2 min"]
+
+
+def test_the_runs_of_the_seeds_asked_for(tmp_path):
+    post = progress.profile_runs("post", tmp_path, seeds=(1,), epochs=7)
+    assert {(r.seed, r.epochs) for r in post} == {(1, 7)}
+    assert [r.name for r in post][:3] == ["gmvae", "modified_m2", "modified_m2_clip"]

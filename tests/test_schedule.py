@@ -141,3 +141,23 @@ def test_the_command_line_prints_each_models_median_epoch_and_the_hours_for_each
         "| 1 | 1.5 |",
         "| 2 | 1.0 |",
     ]
+    # by default the blog profile, 17 runs of 1000 epochs (10 hours each at 36 s), on 1, 2, 4, 8 and 9 nodes of two
+    # slots: 9, 5, 3, 2 and 1 rounds of runs
+    schedule.main([str(tmp_path / "runs")])
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "| nodes of 2 cores | blog profile, hours |", "|---:|---:|",
+        "| 1 | 90.0 |", "| 2 | 50.0 |", "| 4 | 30.0 |", "| 8 | 20.0 |", "| 9 | 10.0 |"]
+    with pytest.raises(SystemExit):
+        schedule.main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert help_text.startswith("usage: python -m gmvae.reproduction.schedule [-h] ")
+    assert "A profile's training time on N nodes, on paper, from epoch times measured in run logs." in help_text
+    assert "run folders whose logs give each model's epoch time" in help_text
+
+
+def test_a_run_without_a_completed_epoch_trains_from_epoch_1(tmp_path):
+    config = TrainConfig(model="gmvae", epochs=50)
+    runs.write_record(tmp_path, {"config": dataclasses.asdict(config), "status": {}})
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-0"\n')
+    assert schedule.epochs_to_train(config, tmp_path) == 50

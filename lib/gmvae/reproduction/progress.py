@@ -110,7 +110,7 @@ class ReproductionProgress:
     def __enter__(self) -> ReproductionProgress:
         if self.active:
             if self.file.isatty():
-                self._bar = tqdm(total=sum(r.epochs for r in self.runs), initial=sum(r.done for r in self.runs),
+                self._bar = tqdm(total=sum(r.epochs for r in self.runs), initial=self._epochs_done(),
                                  unit="epoch", file=self.file, dynamic_ncols=True,
                                  bar_format="{desc} |{bar}| {n}/{total} epochs, {elapsed} so far")
                 self._update()
@@ -140,12 +140,16 @@ class ReproductionProgress:
                 print(f"reproduce: {line}", file=self.file, flush=True)
                 last_logged = time.monotonic()
 
+    def _epochs_done(self) -> int:
+        """Epochs trained, a run stopped at a NaN counting as all its epochs (nothing is left of it to train)."""
+        return sum(r.epochs if r.stopped else r.done for r in self.runs)
+
     def _update(self) -> str:
         for run in self.runs:
             read_progress(run)
         line = status_line(self.runs, self.jobs)
         if self._bar is not None:
-            self._bar.n = sum(r.epochs if r.stopped else r.done for r in self.runs)
+            self._bar.n = self._epochs_done()
             self._bar.set_description_str(line, refresh=False)
             self._bar.refresh()
         return line
