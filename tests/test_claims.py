@@ -4,6 +4,7 @@ the epoch and differ by seed, so a value read at the wrong epoch or from the wro
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from gmvae.reporting import claims
 from made_up_logs import linear, run_log
@@ -137,5 +138,30 @@ def test_the_nan_profiles_runs_get_a_nan_row_each_where_they_have_logs():
     assert rows.loc[f"{claim}, ours in float32"].tolist() == ["NaN at epoch 250 (1 of 3 runs)", "supported"]
     assert rows.loc[f"{claim}, the original's graph in float32"].tolist() == ["no NaN in 2 runs up to epoch 300",
                                                                                 "not supported"]
+    clipping = "Clipping the gradients would prevent the NaN"
+    assert rows.loc[f"{clipping}, ours in float32"].tolist() == [
+        "no log of ours in float32 with clipped gradients", "not reached"]  # a NaN, and no clipped run to test
+    assert rows.loc[f"{clipping}, the original's graph in float32"].tolist() == [
+        "unclipped: no NaN in 2 runs to epoch 300; no NaN to prevent, so none clipped",
+        "not testable"]
+    clipped = pd.concat([logs, *(run_log("modified_m2_float32_clip", s, 300, accuracy=RISING, entropy=RISING,
+                                         loss=RISING) for s in (0, 1, 2))], ignore_index=True)
+    rows = claims.claims_table(clipped).set_index("claim")[["measured", "verdict"]]
+    assert rows.loc[f"{clipping}, ours in float32"].tolist() == [
+        "unclipped: NaN at epoch 250 (1 of 3 runs); clipped: no NaN in 3 runs, shortest run 300 epochs", "supported"]
     without = claims.claims_table(run_log("modified_m2", 0, 5, accuracy=RISING, entropy=RISING, loss=RISING))
     assert not without["claim"].str.contains("float32").any()
+
+
+@pytest.mark.parametrize("epochs, nan_epoch, verdict", [(300, None, "not testable"), (299, None, "not reached"),
+                                                         (350, 350, "not reached")])
+def test_without_clipped_runs_clipping_is_not_testable_once_every_run_reached_epoch_300_without_nan(
+        epochs, nan_epoch, verdict):
+    """The nan profile clips only the seeds that turn NaN: three float32 runs to 300 without one leave it nothing
+    to clip; one of them a single epoch short could still turn NaN, and one that turned NaN past 300 needs its
+    clipped run."""
+    logs = pd.concat([run_log("modified_m2_float32", s, epochs if s == 0 else 300, accuracy=RISING, entropy=RISING,
+                              loss=RISING, nan_epoch=nan_epoch if s == 0 else None) for s in (0, 1, 2)],
+                     ignore_index=True)
+    rows = claims.claims_table(logs).set_index("claim")
+    assert rows.loc["Clipping the gradients would prevent the NaN, ours in float32", "verdict"] == verdict

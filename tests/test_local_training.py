@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import sys
 
@@ -96,6 +97,92 @@ def test_each_failed_run_is_named_with_its_last_line_cut_at_300_characters_or_no
         local_training.train_runs([(silent, tmp_path / "silent"), (loud, tmp_path / "loud")], jobs=1,
                                   poll_seconds=0.05, say=lambda line: None)
     assert str(error.value) == f"2 run(s) failed: m2 seed 0 (exit 4): no output; gmvae seed 1 (exit 3): {'x' * 300}"
+
+
+REPORT_CHILD = """import os, stat, sys
+print(sys.argv[1:])
+print(os.environ[{variable!r}])
+stdin = os.fstat(0)
+print("stdin is /dev/null:", stat.S_ISCHR(stdin.st_mode) and stdin.st_rdev == os.stat(os.devnull).st_rdev)
+print("said on stderr", file=sys.stderr)
+"""
+
+
+def test_each_run_starts_its_train_command_with_its_folder_data_and_record_and_no_terminal_input(tmp_path,
+                                                                                                  monkeypatch):
+    """The real train command behind a script that reports what it was given: the arguments, the command its
+    run.json would record (under the command that started `reproduce`), its stderr in train.out, and its stdin
+    /dev/null even where the parent's is a pipe that would block a read."""
+    real_command = local_training.train_command
+    monkeypatch.setattr(local_training, "train_command", lambda *args: [
+        sys.executable, "-c", REPORT_CHILD.format(variable=runs.COMMAND_VARIABLE), *real_command(*args)[3:]])
+    monkeypatch.setenv(runs.COMMAND_VARIABLE, "python -m gmvae reproduce --profile cpu")
+    config = TrainConfig(model="m2", seed=4)
+    out_dir = tmp_path / "results" / "runs" / "m2" / "seed4"  # its parents do not exist yet
+    reader, writer = os.pipe()
+    saved_stdin = os.dup(0)
+    os.dup2(reader, 0)
+    try:
+        local_training.train_runs([(config, out_dir)], jobs=1, data_path=tmp_path / "mnist.npz", retrain=True,
+                                  poll_seconds=0.01, say=lambda line: None)
+        local_training.train_runs([(config, out_dir)], jobs=1, poll_seconds=0.01, say=lambda line: None)  # again
+    finally:
+        os.dup2(saved_stdin, 0)
+        for fd in (reader, writer, saved_stdin):
+            os.close(fd)
+    arguments = ["train", "--out", str(out_dir), "--no-progress", "--long", "--model", "m2", "--epochs", "1000",
+                 "--seed", "4"]
+    argv, recorded, stdin, stderr = (out_dir / "train.out").read_text().splitlines()
+    assert argv == repr(arguments)  # the second time: neither --data nor --retrain
+    assert recorded == f"python -m gmvae {' '.join(arguments)} [started by python -m gmvae reproduce --profile cpu]"
+    assert (stdin, stderr) == ("stdin is /dev/null: True", "said on stderr")
+    monkeypatch.setattr(local_training, "train_command", lambda *args: [
+        sys.executable, "-c", "import sys; print(sys.argv[1:])", *real_command(*args)[3:]])
+    local_training.train_runs([(config, out_dir)], jobs=1, data_path=tmp_path / "mnist.npz", retrain=True,
+                              poll_seconds=0.01, say=lambda line: None)
+    assert (out_dir / "train.out").read_text() == repr(
+        arguments + ["--data", str(tmp_path / "mnist.npz"), "--retrain"]) + "\n"
+
+
+def test_one_job_trains_the_runs_one_after_another_unpinned_and_says_how_long_each_took(tmp_path, monkeypatch):
+    """One job on a machine of two cores (as `reproduce --jobs 1`): nothing pinned, the second run starts when the
+    first ends, and each line gives the minutes the clock measured (here a clock that jumps 600 s and 30 s)."""
+    first, second = TrainConfig(model="m2", seed=0, epochs=10), TrainConfig(model="gmvae", seed=1, epochs=20)
+    monkeypatch.setattr(local_training, "usable_cores", lambda: [0, 1])
+    monkeypatch.setattr(local_training, "train_command", lambda config, *args: [
+        sys.executable, "-c", f"import sys; sys.exit({0 if config is first else 5})"])
+    clock = iter([1000.0, 1600.0, 2000.0, 2030.0])  # started, ended; started, ended
+    monkeypatch.setattr(local_training.time, "perf_counter", lambda: next(clock))
+    said = []
+    with pytest.raises(local_training.TrainingError, match=r"^1 run\(s\) failed: gmvae seed 1 \(exit 5\): no output$"):
+        local_training.train_runs([(first, tmp_path / "a"), (second, tmp_path / "b")], jobs=1, poll_seconds=0.01,
+                                  say=said.append)
+    assert said == [f"m2 seed 0: training 10 epochs into {tmp_path / 'a'} (output: {tmp_path / 'a'}/train.out)",
+                    "m2 seed 0: done in 10.0 min",
+                    f"gmvae seed 1: training 20 epochs into {tmp_path / 'b'} (output: {tmp_path / 'b'}/train.out)",
+                    f"gmvae seed 1: failed after 0.5 min; see {tmp_path / 'b'}/train.out"]
+
+
+def test_a_missing_output_reads_as_no_output(tmp_path):
+    assert local_training._last_line(tmp_path / "train.out") == "no output"
+
+
+def test_no_cores_to_pin_to_where_the_system_cannot_pin(monkeypatch):
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    assert local_training.usable_cores() == []
+
+
+def test_each_line_is_flushed_at_once(monkeypatch):
+    """A line said while a run trains reaches a log file at once, not when the buffer fills."""
+    flushed = []
+
+    class Stdout(io.StringIO):
+        def flush(self):
+            flushed.append(self.getvalue())
+
+    monkeypatch.setattr(sys, "stdout", Stdout())
+    local_training.print_now("m2 seed 0: done in 1.0 min")
+    assert flushed == ["m2 seed 0: done in 1.0 min\n"]
 
 
 def test_by_default_each_line_goes_to_stdout(capsys):

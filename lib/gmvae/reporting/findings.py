@@ -22,7 +22,8 @@ from gmvae.reporting.findings_facts import (CLIPPED, CLIPPING_CLAIM, EARLIER_FLO
                                             NAMES, NAN_CLAIM, OPEN_QUESTION, ORDER_CLAIMS, POSSESSIVE, SHORT_PROFILE,
                                             Facts, at_epoch, complete_profile, findings_path, horizon, join, quoted,
                                             read_facts, seeds_text, words)
-from gmvae.reporting.findings_models import clipped_section, gmvae_section, m2_section, modified_m2_section
+from gmvae.reporting.findings_models import (clipped_section, float32_section, gmvae_section, m2_section,
+                                             modified_m2_section)
 from gmvae.reporting.plots import label, load_runs
 from gmvae.reporting.tables import RUN_TABLE_EPOCHS
 from gmvae.reproduction.pipeline import EARLIER, load_profile_runs
@@ -305,7 +306,8 @@ def findings_markdown(results_dir, ours: pd.DataFrame, original: pd.DataFrame) -
         return header(facts) + "\nNo logs of M2, modified M2 or the GMVAE: nothing to report.\n"
     sections = [header(facts), in_short(facts, epoch), short_profile(facts, epoch), runs_paragraph(facts, epoch),
                 gmvae_section(facts, epoch), modified_m2_section(facts, epoch), clipped_section(facts),
-                m2_section(facts, epoch), beyond_the_post(facts), what_it_costs(facts, complete_profile(facts.ours))]
+                float32_section(facts), m2_section(facts, epoch), beyond_the_post(facts),
+                what_it_costs(facts, complete_profile(facts.ours))]
     return wrapped("\n".join(s for s in sections if s)).rstrip("\n") + "\n"
 
 

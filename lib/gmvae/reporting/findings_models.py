@@ -1,6 +1,6 @@
 """The findings page's sections on each of the post's models (gmvae.reporting.findings): GMVAE, modified M2, modified
-M2 with clipped gradients and its threshold, M2. Each number comes from the logs or the tables in :class:`Facts`, and
-each sentence whose truth depends on them is chosen from them.
+M2 with clipped gradients and its threshold, modified M2 in float32, M2. Each number comes from the logs or the
+tables in :class:`Facts`, and each sentence whose truth depends on them is chosen from them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import scipy.stats
 
 from gmvae import runs
 from gmvae.reporting import claims as rules
+from gmvae.reporting.drift import DRIFT_RUNS, FLOAT32_TINY, closest_approach, what_is_left
 from gmvae.reporting.findings_facts import (CLIPPED, CLIPPING_CLAIM, COLLAPSED_BELOW, NAN_CLAIM, Facts, at_epoch, join,
                                             logged, p_text, quoted, seeds_text, spread, words)
 from gmvae.reporting.fidelity import format_value
@@ -249,6 +250,41 @@ def clipped_section(facts: Facts) -> str:
     text += (". With no NaN to prevent, the post's conjecture that clipping would prevent it is "
              f"{quoted(verdict)} here." if verdict == "not testable" else f". The post's conjecture: {quoted(verdict)}.")
     return f"### Modified M2 with clipped gradients, {seeds_text(seeds)}\n\n{text}\n\n{threshold_paragraph(facts, threshold)}"
+
+
+def float32_section(facts: Facts) -> str:
+    """The nan profile's runs: whether they turn NaN, how close their variances come to float32's smallest normal
+    number (gmvae.reporting.drift), and, where none turns NaN, what is left between them and the original."""
+    present = [name for name in DRIFT_RUNS if len(facts.runs_of(name))]
+    if not present:
+        return ""
+    closest = closest_approach(pd.concat([facts.runs_of(name) for name in present]))
+    link = facts.docs_link("docs/nan.md", "nan.md")
+    parts = []
+    for name, r in closest.iterrows():
+        happened = (f"NaN at epoch {join(map(str, r.nan_epochs))}" if r.nan_epochs else "no NaN")
+        smallest, which = min((r.q_z_var_min, "q(z|x,y)'s"), (r.decoder_var_min, "the decoder's v(y)"))
+        parts.append(f"{rules.NAN_STUDY_RUNS[name]}, {words(r.runs)} run{'s' if r.runs != 1 else ''} to epoch "
+                     f"{r.last_epoch}: {happened}, the smallest variance {smallest:.1e} ({which}), "
+                     f"{r.orders_above_normal:.0f} orders of magnitude above float32's smallest normal number")
+    text = (f"The `nan` profile trains the modified M2 in float32, the original's precision ({link}): "
+            + "; ".join(parts) + f". Below that number, {FLOAT32_TINY:.1e}, a variance is 0 in TensorFlow's CPU "
+            "kernels, and the original's loss meets log 0 and a division by 0.")
+    log_q_y = closest["log_q_y_min"].min()
+    if log_q_y < np.log(FLOAT32_TINY):
+        text += (f" Some classes' q(y|x) is exactly 0 in float32 (the smallest log q(y|x), {log_q_y:.0f}, is below "
+                 f"{np.log(FLOAT32_TINY):.1f}); in the loss that weighs each class's term by q(y|x), a 0 makes a "
+                 "NaN only against an infinite term, which needs a variance of 0.")
+    left = what_is_left(closest, words(closest["runs"].min()))
+    text += f" {left}" if left else ""
+    verdicts = {rules.NAN_STUDY_RUNS[name]: facts.verdict(f"{CLIPPING_CLAIM}, {rules.NAN_STUDY_RUNS[name]}")
+                for name in present}
+    verdicts = {numerics: verdict for numerics, verdict in verdicts.items() if verdict}
+    if len(set(verdicts.values())) == 1:
+        text += f" The clipping conjecture on these runs: {quoted(next(iter(verdicts.values())))}."
+    elif verdicts:
+        text += f" The clipping conjecture: {join(f'{quoted(v)} on {n}' for n, v in verdicts.items())}."
+    return f"### Modified M2 in float32\n\n{text}\n"
 
 
 def threshold_paragraph(facts: Facts, threshold: float) -> str:

@@ -120,7 +120,7 @@ def _start(config: TrainConfig, out_dir: Path, core: int | None, data_path, retr
 def _described_command(config: TrainConfig, out_dir: Path, core: int | None, data_path) -> str:
     """The command as run.json records it: the train command, and the core it was pinned to."""
     command = " ".join(["python -m gmvae", *train_command(config, out_dir, data_path)[3:]])
-    parent = os.environ.get(runs.COMMAND_VARIABLE) or runs.command_line()
+    parent = runs.command_line()  # the command that started this one (GMVAE_COMMAND when that was a child too)
     pinned = "" if core is None else f"taskset -c {core} "
     return f"{pinned}{command} [started by {parent}]"
 
