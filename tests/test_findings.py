@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 
 from gmvae.reporting.findings import findings_markdown, findings_path
+from gmvae.reporting.findings_facts import complete_profile
 from gmvae.reporting.tables import write_tables
 from gmvae.reproduction.parameters import PROJECT_ROOT
+from gmvae.reproduction.profiles import PROFILES
 from made_up_logs import linear, run_log
 
 EPOCHS = 50  # the first epoch the distribution table compares (fidelity.DISTRIBUTION_EPOCHS)
@@ -146,7 +148,25 @@ def test_the_float32_section_says_how_close_each_implementation_came_and_what_is
     assert "the smallest log q(y|x), -100, is below -87.3" in page
     left = "So float32 alone does not bring the NaN" in page
     assert left == (graph_nan_epoch is None)
+    assert ("and chance, with 2 or more runs of each implementation." in page) == left  # ours 2, the graph's 3
     assert ("The clipping conjecture on these runs: \"not testable\"." in page) == (graph_nan_epoch is None)
     if graph_nan_epoch:
         assert ('The clipping conjecture: "not testable" on ours in float32 and "not reached" on the original\'s '
                 'graph in float32.') in page
+
+
+def finished_runs(profile_name: str) -> pd.DataFrame:
+    """The last epoch of every run of a profile, as ``complete_profile`` reads the logs."""
+    profile = PROFILES[profile_name]
+    return pd.DataFrame([{"run_name": run_name, "seed": seed, "epoch": profile.epochs.get(run_name, profile.base.epochs)}
+                         for run_name, seeds in profile.seeds.items() for seed in seeds])
+
+
+def test_the_complete_profile_is_one_of_the_posts_models_not_the_longer_nan_profile():
+    both = pd.concat([finished_runs("post"), finished_runs("nan")], ignore_index=True)
+    assert complete_profile(both) == "post"
+    assert complete_profile(finished_runs("cpu")) == "cpu"
+    one_short = finished_runs("post")
+    one_short.loc[one_short["run_name"] == "gmvae", "epoch"] -= 1
+    assert complete_profile(pd.concat([one_short, finished_runs("nan")], ignore_index=True)) == "cpu"
+    assert complete_profile(finished_runs("nan")) is None

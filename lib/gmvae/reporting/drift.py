@@ -78,7 +78,7 @@ def closest_approach(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("run_name")
 
 
-def what_is_left(closest: pd.DataFrame, runs_per_side: int) -> str:
+def what_is_left(closest: pd.DataFrame) -> str:
     """Where every DRIFT_RUNS name of ``closest`` (closest_approach output) ran NAN_TESTABLE_EPOCHS epochs without NaN:
     the sentence that names the differences from the original these runs leave; else ""."""
     if set(closest.index) != set(DRIFT_RUNS) or any(
@@ -87,5 +87,6 @@ def what_is_left(closest: pd.DataFrame, runs_per_side: int) -> str:
     return ("So float32 alone does not bring the NaN, in our implementation or in the original's graph written again; "
             "what is left between these runs and the original's is what they do not reproduce: TensorFlow 0.12's "
             "kernels, most likely on a GPU, whose sums and products round in another order; the original's stateful "
-            f"random draws and its `next_batch`; and chance, with {runs_per_side} or more runs of each implementation.")
+            f"random draws and its `next_batch`; and chance, with {closest['runs'].min()} or more runs of each "
+            "implementation.")
 

@@ -139,7 +139,8 @@ def horizon(facts: Facts) -> int | None:
 
 
 def complete_profile(ours: pd.DataFrame) -> str | None:
-    """The longest profile every run of which has a log of its full length here, or None."""
+    """The longest profile of the post's three models every run of which has a log of its full length here, or None
+    (the nan profile trains only variants of the modified M2: complete, it still says nothing of the others)."""
     def complete(profile) -> bool:
         for run_name, seeds in profile.seeds.items():
             last = ours[ours["run_name"] == run_name].groupby("seed")["epoch"].max()
@@ -148,7 +149,8 @@ def complete_profile(ours: pd.DataFrame) -> str | None:
                 return False
         return True
 
-    found = [p for p in PROFILES.values() if p.name != "smoke" and len(ours) and complete(p)]
+    found = [p for p in PROFILES.values()
+             if p.name != "smoke" and set(MODELS) <= set(p.seeds) and len(ours) and complete(p)]
     return max(found, key=lambda p: p.base.epochs).name if found else None
 
 

@@ -275,7 +275,7 @@ def float32_section(facts: Facts) -> str:
         text += (f" Some classes' q(y|x) is exactly 0 in float32 (the smallest log q(y|x), {log_q_y:.0f}, is below "
                  f"{np.log(FLOAT32_TINY):.1f}); in the loss that weighs each class's term by q(y|x), a 0 makes a "
                  "NaN only against an infinite term, which needs a variance of 0.")
-    left = what_is_left(closest, words(closest["runs"].min()))
+    left = what_is_left(closest)
     text += f" {left}" if left else ""
     verdicts = {rules.NAN_STUDY_RUNS[name]: facts.verdict(f"{CLIPPING_CLAIM}, {rules.NAN_STUDY_RUNS[name]}")
                 for name in present}
