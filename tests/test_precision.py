@@ -173,6 +173,20 @@ def test_agreement_orders_runs_by_model_then_seed_and_counts_a_tie_as_within():
     assert loss["within"].all()
 
 
+def test_a_run_within_the_seed_gap_at_an_epoch_can_lie_outside_it_on_the_mean():
+    """GMVAE seed gap 1, 0.5, 1 (mean 0.83); the other run differs by 2, 0, 2 (mean 1.33): within at epoch 2, not
+    over all epochs. A table without a common run, or without two GMVAE seeds, is empty but has its columns."""
+    reference = pd.concat([_log("gmvae", 0, [100.0, 98.0, 97.0], [0.5] * 3, [1.0] * 3),
+                           _log("gmvae", 1, [101.0, 98.5, 96.0], [0.5] * 3, [1.0] * 3)])
+    other = _log("gmvae", 0, [102.0, 98.0, 99.0], [0.5] * 3, [1.0] * 3)
+    loss = agreement.agreement_table(reference, other, epochs=(2,)).query("metric == 'loss'")
+    published = agreement.agreement_markdown_table(loss, "float32", "mixed_bfloat16")
+    assert published[["epoch", "difference", "GMVAE seed 0 vs 1", "within"]].values.tolist() == [
+        ["2", "0.00", "0.50", "yes"], ["mean, all epochs (1-3)", "1.33", "0.83", "**no**"]]
+    for empty in (agreement.agreement_table(reference, _log("m2", 5, [90.0] * 3, [0.5] * 3, [1.0] * 3)),
+                  agreement.agreement_table(reference[reference["seed"] == 0], other)):
+        assert empty.empty and list(empty.columns) == agreement.COLUMNS
+
 @pytest.mark.slow  # times both precisions: 9 s on an AVX2 EPYC
 def test_the_bench_prints_one_line_per_precision(capsys):
     from gmvae.speed import bench

@@ -137,3 +137,21 @@ def test_the_runs_of_the_seeds_asked_for(tmp_path):
     post = progress.profile_runs("post", tmp_path, seeds=(1,), epochs=7)
     assert {(r.seed, r.epochs) for r in post} == {(1, 7)}
     assert [r.name for r in post][:3] == ["gmvae", "modified_m2", "modified_m2_clip"]
+
+
+def test_away_from_a_terminal_a_line_every_interval_not_every_poll_and_messages_on_stdout(tmp_path, capsys,
+                                                                                          monkeypatch):
+    """The first poll prints, even on a machine whose monotonic clock started 5 s ago; the next ones within the
+    interval do not."""
+    monkeypatch.setattr(progress.time, "monotonic", lambda: 5.0)
+    out = io.StringIO()
+    with progress.ReproductionProgress("smoke", tmp_path, poll_seconds=0.01, log_every=60.0, file=out) as line:
+        time.sleep(0.3)  # about 30 polls
+        line.write("a notebook finished")
+    assert out.getvalue() == "reproduce: run 1 of 5: m2 seed 0, epoch 1 of 2; time left known after the first epoch\n"
+    assert capsys.readouterr().out == "a notebook finished\n"
+
+
+def test_the_line_counts_only_the_seeds_asked_for(tmp_path):
+    line = progress.ReproductionProgress("post", tmp_path, seeds=(1,), epochs=7)
+    assert {(r.seed, r.epochs) for r in line.runs} == {(1, 7)}

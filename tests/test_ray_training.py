@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -283,8 +284,10 @@ def test_an_address_where_no_cluster_answers_is_named_at_once(tmp_path):
 
 
 class FakeRay:
-    """The calls RayExecutor makes of Ray, answered here: each submitted attempt of the run ends as ``endings``
-    says in turn ("lost": its worker died, "error": the training raised, "done": the run came back complete)."""
+    """The calls RayExecutor makes of Ray, answered here and recorded: each submitted attempt of a run ends as
+    ``endings`` says in turn ("lost": its worker died, "error": the training raised, "done": the run came back
+    complete, "interrupt": the driver is interrupted while it waits); each collect of the inbox returns the next of
+    ``inbox`` ({run key: its folder's files}), then nothing."""
 
     class exceptions:  # noqa: N801 - as ray.exceptions
         class RayError(Exception):
@@ -296,57 +299,73 @@ class FakeRay:
         class WorkerCrashedError(RayError):
             pass
 
-    def __init__(self, endings, finished_files):
-        self.endings, self.finished_files = list(endings), finished_files
-        self.attempts, self.cancelled = [], []
+    def __init__(self, endings=(), finished_files=None, *, nodes=None, inbox=()):
+        self.endings, self.finished_files, self.inbox = list(endings), finished_files, list(inbox)
+        self.node_list = nodes if nodes is not None else [{"Alive": True, "Resources": {"CPU": 2.0}}]
+        self.attempts, self.submissions, self.cancelled, self.put_values, self.waits = [], [], [], [], []
+        self.init_options, self.task_decorator, self.actor_options, self.shutdowns = None, None, None, 0
+        self.inbox_handle = type("Inbox", (), {"collect": type("Method", (), {"remote": lambda _: "collect"})()})()
 
     def init(self, **options):
-        pass
+        self.init_options = options
 
     def nodes(self):
-        return [{"Alive": True, "Resources": {"CPU": 2.0}}]
+        return self.node_list
 
     def shutdown(self):
-        pass
+        self.shutdowns += 1
 
     def put(self, value):
-        return value
+        self.put_values.append(value)
+        return f"object {len(self.put_values)}"
 
     def remote(self, *target, **options):
-        if target:  # ray.remote(_Inbox): an actor whose inbox stays empty
-            inbox = type("Inbox", (), {"collect": type("Method", (), {"remote": lambda _: {}})()})()
-            return type("Actor", (), {"options": lambda _, **o: type("Handle", (), {"remote": lambda _: inbox})()})()
         fake = self
+        if target:  # ray.remote(_Inbox)
+            class Actor:
+                def options(self, **actor_options):
+                    fake.actor_options = actor_options
+                    return type("Handle", (), {"remote": lambda _: fake.inbox_handle})()
+            return Actor()
+        self.task_decorator = options
 
         class Task:
             def options(self, **task_options):
-                return self
-
-            def remote(self, config_fields, key, attempt, *rest):
-                fake.attempts.append(attempt)
-                return ("attempt", attempt)
+                return type("Bound", (), {"remote": lambda _, *args: fake.submit(task_options, args)})()
         return lambda function: Task()
 
+    def submit(self, task_options, args):
+        self.attempts.append(args[2])
+        self.submissions.append((task_options, args))
+        return ("attempt", len(self.submissions) - 1)
+
     def wait(self, references, num_returns, timeout):
+        self.waits.append(timeout)
+        if self.endings and self.endings[0] == "interrupt":
+            raise KeyboardInterrupt
         return references[:num_returns], references[num_returns:]
 
     def get(self, reference):
-        if not (isinstance(reference, tuple) and reference[0] == "attempt"):
-            return reference  # the inbox's collect
+        if reference == "collect":
+            return self.inbox.pop(0) if self.inbox else {}
         ending = self.endings.pop(0)
         if ending == "lost":
             raise self.exceptions.WorkerCrashedError("The worker died unexpectedly\nworker lost")
         if ending == "error":
             raise self.exceptions.RayTaskError("Traceback ...\nValueError: the training's own error")
-        return {"files": self.finished_files, "node": "10.0.0.2", "resumed_from": 0, "began": 0.0, "ended": 1.0}
+        start = self.submissions[reference[1]][1][4]
+        resumed = started_at(start) or 0
+        return {"files": self.finished_files, "node": "10.0.0.2", "resumed_from": resumed, "began": 5.0,
+                "ended": 65.0}
 
     def cancel(self, reference, force):
-        self.cancelled.append(reference)
+        self.cancelled.append((reference, force))
 
 
 @pytest.fixture
 def fake_cluster(monkeypatch, tmp_path):
-    """(make(endings) -> a RayExecutor on a FakeRay, the run to train, its folder)."""
+    """(make(endings, inbox=..., **executor options) -> a RayExecutor on a FakeRay and the FakeRay, the run to
+    train, its folder)."""
     config = SMOKE.configs("gmvae")[0]
     mnist = tmp_path / "mnist.npz"
     mnist.write_bytes(b"images")
@@ -356,11 +375,17 @@ def fake_cluster(monkeypatch, tmp_path):
               "status": {"completed_epochs": config.epochs, "nan_epoch": None, "train_seconds": 90.0}}
     finished = {"log.csv": b"epoch\n1\n2\n", "run.json": json.dumps(record).encode()}
 
-    def make(endings):
-        fake = FakeRay(endings, finished)
+    def make(endings, inbox=(), **options):
+        fake = FakeRay(endings, finished, inbox=inbox)
         monkeypatch.setattr(ray_training, "import_ray", lambda: fake)
-        return ray_training.RayExecutor(None), fake
+        return ray_training.RayExecutor(None, **options), fake
     return make, config, runs.run_dir(tmp_path / "results", config.run_name, config.seed)
+
+
+def first_epoch_files(config: TrainConfig, tmp_path: Path) -> dict:
+    """A run folder after its first epoch, as a task sends it to the inbox."""
+    write_partial(tmp_path / "first_epoch", config, 1)
+    return runs.read_run_files(tmp_path / "first_epoch")
 
 
 def test_a_run_whose_worker_is_lost_every_time_is_submitted_once_and_retried_retries_times_then_fails(fake_cluster):
@@ -390,3 +415,170 @@ def test_an_error_of_the_training_itself_is_not_retried(fake_cluster):
     with pytest.raises(local_training.TrainingError, match="gmvae seed 0: ValueError: the training's own error"):
         executor.train_runs([(config, run_dir)], run_dir.parents[2], say=lambda line: None)
     assert fake.attempts == [1]
+
+
+def test_each_run_goes_out_as_one_task_with_its_resources_data_and_driver_and_comes_back_into_results(
+        fake_cluster, monkeypatch, tmp_path):
+    """A complete run is not submitted; the other goes out with the CPUs and GPUs asked for, the MNIST bytes put
+    once, the driver's command and precision; its first epoch gathers in results/.incoming/, which goes once the
+    run is in results/runs/."""
+    make, config, run_dir = fake_cluster
+    results = run_dir.parents[2]
+    monkeypatch.setenv(runs.COMMAND_VARIABLE, "python -m gmvae reproduce --executor ray")
+    key, incoming = "gmvae/seed0", runs.incoming_dir(results, "gmvae", 0)
+    executor, fake = make(["done"], inbox=[{key: first_epoch_files(config, tmp_path)}], cpus_per_run=2,
+                          gpus_per_run=0.5)
+    complete = SMOKE.configs("m2")[0]
+    write_partial(runs.run_dir(results, "m2", 0), complete, complete.epochs)
+    said = []
+    outcome, = executor.train_runs([(complete, runs.run_dir(results, "m2", 0)), (config, run_dir)], results,
+                                   say=lambda line: said.append(line) or said.append(incoming.is_dir()),
+                                   poll_seconds=0.5)
+    assert fake.task_decorator == {"max_calls": 1, "max_retries": 0} and fake.actor_options == {"num_cpus": 0}
+    [(options, args)] = fake.submissions
+    assert options == {"num_cpus": 2, "num_gpus": 0.5, "name": "gmvae gmvae seed0"}
+    assert args == (dataclasses.asdict(config), key, 1, "object 1", None, fake.inbox_handle,
+                    "python -m gmvae reproduce --executor ray", "float32")
+    assert fake.put_values == [b"images"] and fake.waits == [0.5]
+    assert said == [f"gmvae seed 0: submitted ({config.epochs} epochs); its epochs gather in {incoming}", False,
+                    "gmvae seed 0: done on 10.0.0.2, 1.5 min of training", False]
+    assert outcome == ray_training.RunOutcome("gmvae", 0, "10.0.0.2", 1, 0, 1.5, 5.0, 65.0)
+    assert (run_dir / "log.csv").read_bytes() == b"epoch\n1\n2\n" and runs.read_record(run_dir)["status"][
+        "train_seconds"] == 90.0
+    assert not incoming.exists()
+
+
+def test_a_lost_worker_is_followed_by_an_attempt_from_the_last_epoch_it_sent(fake_cluster, tmp_path):
+    make, config, run_dir = fake_cluster
+    first_epoch = first_epoch_files(config, tmp_path)
+    executor, fake = make(["lost", "done"], inbox=[{}, {"gmvae/seed0": first_epoch}])  # sent just before it died
+    said = []
+    outcome, = executor.train_runs([(config, run_dir)], run_dir.parents[2], say=said.append)
+    assert fake.attempts == [1, 2] and fake.submissions[1][1][4] == first_epoch
+    assert said[1:] == ["gmvae seed 0: its worker was lost (worker lost); attempt 2 of 4, resuming after epoch 1",
+                        "gmvae seed 0: done on 10.0.0.2, 1.5 min of training (attempt 2, resumed from epoch 1)"]
+    assert (outcome.attempts, outcome.resumed_from) == (2, 1) and fake.waits == [2.0, 2.0]
+
+
+def test_an_interrupted_driver_keeps_the_epochs_that_came_back_and_cancels_its_tasks(fake_cluster, tmp_path):
+    make, config, run_dir = fake_cluster
+    first_epoch = first_epoch_files(config, tmp_path)
+    executor, fake = make(["interrupt"], inbox=[{"gmvae/seed0": first_epoch}])
+    with pytest.raises(KeyboardInterrupt):
+        executor.train_runs([(config, run_dir)], run_dir.parents[2], say=lambda line: None)
+    assert fake.cancelled == [(("attempt", 0), True)]
+    incoming = runs.incoming_dir(run_dir.parents[2], "gmvae", 0)
+    assert runs.read_run_files(incoming) == first_epoch and runs.read_record(run_dir) is None
+
+
+def test_nothing_is_submitted_or_read_when_every_run_is_complete(fake_cluster, monkeypatch):
+    make, config, run_dir = fake_cluster
+    executor, fake = make([])
+    write_partial(run_dir, config, config.epochs)
+    monkeypatch.setattr("gmvae.data.resolve_mnist_path", lambda data_path: pytest.fail("MNIST read"))
+    assert executor.train_runs([(config, run_dir)], run_dir.parents[2], say=pytest.fail) == []
+    assert fake.submissions == [] and fake.put_values == []
+
+
+def test_connecting_counts_the_live_nodes_and_the_runs_they_train_at_once(monkeypatch):
+    nodes = [{"Alive": True, "Resources": {"CPU": 2.0}}, {"Alive": True, "Resources": {"CPU": 5.0}},
+             {"Alive": False, "Resources": {"CPU": 8.0}}]
+    fake = FakeRay(nodes=nodes)
+    monkeypatch.setattr(ray_training, "import_ray", lambda: fake)
+    with ray_training.RayExecutor("auto", cpus_per_run=2) as executor:
+        assert fake.init_options == {"address": "auto", "include_dashboard": False, "log_to_driver": False,
+                                     "logging_level": "warning"}
+        assert executor.node_cpus == [5.0, 2.0] and executor.parallel_runs == 2 + 1
+        assert executor.describe() == "Ray cluster of 2 node(s) with 7 CPUs: 3 run(s) at once"
+        assert fake.shutdowns == 0
+    assert fake.shutdowns == 1
+    assert ray_training.RayExecutor("auto").parallel_runs == 7
+    assert ray_training.RayExecutor("auto", cpus_per_run=5).parallel_runs == 1
+    with pytest.raises(ValueError, match=re.escape("no node of the Ray cluster has 6 CPU(s) for a run (nodes: "
+                                                   "[5.0, 2.0]); lower --cpus-per-run")):
+        ray_training.RayExecutor("auto", cpus_per_run=6)
+    assert fake.shutdowns == 2
+
+
+def test_a_cluster_that_refuses_the_connection_is_named_with_what_to_do(monkeypatch):
+    fake = FakeRay()
+    fake.init = lambda **options: (_ for _ in ()).throw(ConnectionError("no head node"))
+    monkeypatch.setattr(ray_training, "import_ray", lambda: fake)
+    with pytest.raises(ValueError, match=re.escape("cannot connect to a Ray cluster at 'auto' (no head node); start "
+                                                   "one with `ray start --head`, or give its head's host:port with "
+                                                   "--address")):
+        ray_training.RayExecutor("auto")
+
+
+def test_only_a_host_and_port_are_tried_and_one_that_answers_passes(monkeypatch):
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        ray_training._check_reachable(f"127.0.0.1:{port}")
+        ray_training._check_reachable(f"ray://127.0.0.1:{port}")
+    with pytest.raises(ValueError, match=f"^no Ray cluster answers at ray://127.0.0.1:{port} .*give the head's "
+                                         "host:port, as `ray start --head` printed it, with --address$"):
+        ray_training._check_reachable(f"ray://127.0.0.1:{port}", timeout=1.0)
+    monkeypatch.setattr(socket, "create_connection", lambda *args, **kwargs: pytest.fail("tried to connect"))
+    for address in (None, "auto", "127.0.0.1", "127.0.0.1:port", ":6379"):
+        ray_training._check_reachable(address)
+
+
+def test_the_line_of_a_resumed_task_names_the_epoch_it_resumes_after(tmp_path):
+    config = SMOKE.configs("gmvae")[0]
+    assert ray_training._from_epoch(None) == "" and ray_training._from_epoch({"log.csv": b""}) == ""
+    assert ray_training._from_epoch(first_epoch_files(config, tmp_path)) == ", resuming after epoch 1"
+    write_partial(tmp_path / "none", config, 0)
+    assert ray_training._from_epoch(runs.read_run_files(tmp_path / "none")) == ""
+
+
+def test_a_task_trains_in_a_fresh_folder_from_its_start_on_the_bytes_it_was_sent_and_sends_each_epoch(
+        monkeypatch, tmp_path):
+    """The task's body in this process, Ray and training replaced by recorders: TensorFlow's thread pools sized to
+    the task's CPUs, the driver's precision and a command naming the task, train() on the MNIST bytes sent, in a
+    folder holding the start, each epoch's folder sent to the inbox, the finished folder returned."""
+    import types
+
+    from gmvae import machine
+    from gmvae.quiet_import import tf
+
+    sent, threads, trained = [], [], {}
+    fake_ray = types.SimpleNamespace(
+        get_runtime_context=lambda: types.SimpleNamespace(get_assigned_resources=lambda: {"CPU": 3.0}),
+        util=types.SimpleNamespace(get_node_ip_address=lambda: "10.0.0.7"))
+    monkeypatch.setitem(sys.modules, "ray", fake_ray)
+    monkeypatch.setattr(tf.config.threading, "set_intra_op_parallelism_threads", lambda n: threads.append(("intra", n)))
+    monkeypatch.setattr(tf.config.threading, "set_inter_op_parallelism_threads", lambda n: threads.append(("inter", n)))
+    monkeypatch.delenv(machine.PRECISION_VARIABLE, raising=False)
+    monkeypatch.delenv(runs.COMMAND_VARIABLE, raising=False)
+    config = SMOKE.configs("gmvae")[0]
+
+    def fake_train(train_config, run_dir, *, data_path, progress, after_epoch):
+        trained.update(config=train_config, data=Path(data_path).read_bytes(), progress=progress,
+                       precision=os.environ.get(machine.PRECISION_VARIABLE),
+                       command=os.environ.get(runs.COMMAND_VARIABLE),
+                       start=(runs.read_record(run_dir) or {}).get("status", {}).get("completed_epochs"))
+        write_partial(run_dir, train_config, 2)
+        after_epoch(run_dir)
+        return pd.DataFrame()
+
+    monkeypatch.setattr("gmvae.train.train", fake_train)
+    inbox = types.SimpleNamespace(put=types.SimpleNamespace(remote=lambda key, files: sent.append((key, files))))
+    result = ray_training._train_task(dataclasses.asdict(config), "gmvae/seed0", 2, b"mnist bytes",
+                                      first_epoch_files(config, tmp_path), inbox, "python -m gmvae reproduce",
+                                      "float32")
+    assert threads == [("intra", 3), ("inter", 3)]
+    assert trained == {"config": config, "data": b"mnist bytes", "progress": False, "precision": "float32",
+                       "command": "Ray task gmvae/seed0 on 10.0.0.7, attempt 2 [started by python -m gmvae reproduce]",
+                       "start": 1}
+    write_partial(tmp_path / "expected", config, 2)
+    assert sent == [("gmvae/seed0", runs.read_run_files(tmp_path / "expected"))]
+    assert result["files"] == runs.read_run_files(tmp_path / "expected")
+    assert (result["node"], result["resumed_from"]) == ("10.0.0.7", 1)
+    assert result["began"] <= result["ended"] <= time.time()
+    # from epoch 1 and without a precision of the driver's: none set
+    monkeypatch.delenv(machine.PRECISION_VARIABLE, raising=False)
+    result = ray_training._train_task(dataclasses.asdict(config), "gmvae/seed0", 1, b"mnist bytes", None, inbox,
+                                      "python -m gmvae reproduce", None)
+    assert result["resumed_from"] == 0 and (trained["start"], trained["precision"]) == (None, None)

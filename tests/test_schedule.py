@@ -119,6 +119,7 @@ def test_a_plan_to_retrain_counts_the_epochs_of_complete_runs_too(tmp_path):
     config = TrainConfig(model="gmvae", epochs=1000)
     runs.write_record(tmp_path / "run", {"config": dataclasses.asdict(config), "status": {"completed_epochs": 1000}})
     assert schedule.plan_hours([(config, tmp_path / "run")], 2) == (0.0, 0)
+    assert schedule.epochs_to_train(config, tmp_path / "run") == 0  # not retrained unless asked
     assert schedule.plan_hours([(config, tmp_path / "run")], 2, retrain=True) == (pytest.approx(7.75), 1000)
 
 
@@ -152,7 +153,8 @@ def test_the_command_line_prints_each_models_median_epoch_and_the_hours_for_each
     help_text = " ".join(capsys.readouterr().out.split())
     assert help_text.startswith("usage: python -m gmvae.reproduction.schedule [-h] ")
     assert "A profile's training time on N nodes, on paper, from epoch times measured in run logs." in help_text
-    assert "run folders whose logs give each model's epoch time" in help_text
+    assert "Each node of 2 cores" not in help_text  # the docstring's first paragraph only
+    assert " runs_dir run folders whose logs give each model's epoch time options:" in help_text
 
 
 def test_a_run_without_a_completed_epoch_trains_from_epoch_1(tmp_path):

@@ -8,6 +8,7 @@ that run's first epoch, for any run), so it is unknown until the first epoch end
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -133,7 +134,7 @@ class ReproductionProgress:
             print(message, flush=True)
 
     def _poll(self) -> None:
-        last_logged = 0.0
+        last_logged = -math.inf  # the first poll prints
         while not self._stop.wait(self.poll_seconds):
             line = self._update()
             if self._bar is None and time.monotonic() - last_logged >= self.log_every:
