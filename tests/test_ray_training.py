@@ -482,20 +482,20 @@ def test_nothing_is_submitted_or_read_when_every_run_is_complete(fake_cluster, m
 
 def test_connecting_counts_the_live_nodes_and_the_runs_they_train_at_once(monkeypatch):
     nodes = [{"Alive": True, "Resources": {"CPU": 2.0}}, {"Alive": True, "Resources": {"CPU": 5.0}},
-             {"Alive": False, "Resources": {"CPU": 8.0}}]
+             {"Alive": False, "Resources": {"CPU": 8.0}}, {"Alive": True, "Resources": {"GPU": 1.0}}]
     fake = FakeRay(nodes=nodes)
     monkeypatch.setattr(ray_training, "import_ray", lambda: fake)
     with ray_training.RayExecutor("auto", cpus_per_run=2) as executor:
         assert fake.init_options == {"address": "auto", "include_dashboard": False, "log_to_driver": False,
                                      "logging_level": "warning"}
-        assert executor.node_cpus == [5.0, 2.0] and executor.parallel_runs == 2 + 1
-        assert executor.describe() == "Ray cluster of 2 node(s) with 7 CPUs: 3 run(s) at once"
+        assert executor.node_cpus == [5.0, 2.0, 0] and executor.parallel_runs == 2 + 1
+        assert executor.describe() == "Ray cluster of 3 node(s) with 7 CPUs: 3 run(s) at once"
         assert fake.shutdowns == 0
     assert fake.shutdowns == 1
     assert ray_training.RayExecutor("auto").parallel_runs == 7
     assert ray_training.RayExecutor("auto", cpus_per_run=5).parallel_runs == 1
     with pytest.raises(ValueError, match=re.escape("no node of the Ray cluster has 6 CPU(s) for a run (nodes: "
-                                                   "[5.0, 2.0]); lower --cpus-per-run")):
+                                                   "[5.0, 2.0, 0]); lower --cpus-per-run")):
         ray_training.RayExecutor("auto", cpus_per_run=6)
     assert fake.shutdowns == 2
 
@@ -543,9 +543,9 @@ def test_a_task_trains_in_a_fresh_folder_from_its_start_on_the_bytes_it_was_sent
     from gmvae import machine
     from gmvae.quiet_import import tf
 
-    sent, threads, trained = [], [], {}
+    sent, threads, trained, resources = [], [], {}, {"CPU": 3.0}
     fake_ray = types.SimpleNamespace(
-        get_runtime_context=lambda: types.SimpleNamespace(get_assigned_resources=lambda: {"CPU": 3.0}),
+        get_runtime_context=lambda: types.SimpleNamespace(get_assigned_resources=lambda: resources),
         util=types.SimpleNamespace(get_node_ip_address=lambda: "10.0.0.7"))
     monkeypatch.setitem(sys.modules, "ray", fake_ray)
     monkeypatch.setattr(tf.config.threading, "set_intra_op_parallelism_threads", lambda n: threads.append(("intra", n)))
@@ -582,3 +582,20 @@ def test_a_task_trains_in_a_fresh_folder_from_its_start_on_the_bytes_it_was_sent
     result = ray_training._train_task(dataclasses.asdict(config), "gmvae/seed0", 1, b"mnist bytes", None, inbox,
                                       "python -m gmvae reproduce", None)
     assert result["resumed_from"] == 0 and (trained["start"], trained["precision"]) == (None, None)
+    for assigned in ({"CPU": 0.5}, {}):  # a fraction of a CPU, or none named: one thread
+        threads.clear()
+        resources = assigned
+        ray_training._train_task(dataclasses.asdict(config), "gmvae/seed0", 1, b"mnist bytes", None, inbox,
+                                 "python -m gmvae reproduce", None)
+        assert threads == [("intra", 1), ("inter", 1)]
+
+
+def test_a_run_begun_on_this_machine_goes_out_from_its_last_epoch_without_gpus(fake_cluster, tmp_path):
+    make, config, run_dir = fake_cluster
+    executor, fake = make(["done"])
+    write_partial(run_dir, config, 1)
+    said = []
+    executor.train_runs([(config, run_dir)], run_dir.parents[2], say=said.append)
+    [(options, args)] = fake.submissions
+    assert options["num_gpus"] == 0 and args[4] == first_epoch_files(config, tmp_path)
+    assert said[0].startswith(f"gmvae seed 0: submitted ({config.epochs} epochs, resuming after epoch 1); ")

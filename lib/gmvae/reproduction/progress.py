@@ -112,7 +112,7 @@ class ReproductionProgress:
         if self.active:
             if self.file.isatty():
                 self._bar = tqdm(total=sum(r.epochs for r in self.runs), initial=self._epochs_done(),
-                                 unit="epoch", file=self.file, dynamic_ncols=True,
+                                 file=self.file, dynamic_ncols=True,
                                  bar_format="{desc} |{bar}| {n}/{total} epochs, {elapsed} so far")
                 self._update()
             self._thread.start()
@@ -129,7 +129,7 @@ class ReproductionProgress:
     def write(self, message: str) -> None:
         """Print a line to stdout, above the bar if there is one."""
         if self._bar is not None:
-            self._bar.write(message, file=sys.stdout)
+            self._bar.write(message)  # to stdout
         else:
             print(message, flush=True)
 
@@ -151,6 +151,5 @@ class ReproductionProgress:
         line = status_line(self.runs, self.jobs)
         if self._bar is not None:
             self._bar.n = self._epochs_done()
-            self._bar.set_description_str(line, refresh=False)
-            self._bar.refresh()
+            self._bar.set_description_str(line)  # and redraws with the new count
         return line
