@@ -350,7 +350,7 @@ class FakeRay:
             return self.inbox.pop(0) if self.inbox else {}
         ending = self.endings.pop(0)
         if ending == "lost":
-            raise self.exceptions.WorkerCrashedError("The worker died unexpectedly\nworker lost")
+            raise self.exceptions.WorkerCrashedError("The worker died unexpectedly\nat node 10.0.0.2\nworker lost")
         if ending == "error":
             raise self.exceptions.RayTaskError("Traceback ...\nValueError: the training's own error")
         start = self.submissions[reference[1]][1][4]
