@@ -256,6 +256,9 @@ def test_incoming_epochs_of_another_configuration_are_dropped(tmp_path):
     write_partial(incoming, config.replace(learning_rate=0.01), 5)
     assert ray_training._starting_point(config, run_dir, incoming, retrain=False) is None
     assert not incoming.exists()
+    write_partial(incoming, config.replace(learning_rate=0.01), 5)
+    write_partial(run_dir, config, 3)  # ... and the run's own folder is still read
+    assert started_at(ray_training._starting_point(config, run_dir, incoming, retrain=False)) == 3
 
 
 def test_retrain_sets_the_run_aside_and_drops_its_incoming_epochs(tmp_path):
