@@ -305,7 +305,7 @@ class FakeRay:
     def __init__(self, endings=(), finished_files=None, *, nodes=None, inbox=()):
         self.endings, self.finished_files, self.inbox = list(endings), finished_files, list(inbox)
         self.node_list = nodes if nodes is not None else [{"Alive": True, "Resources": {"CPU": 2.0}}]
-        self.attempts, self.submissions, self.cancelled, self.put_values, self.waits = [], [], [], [], []
+        self.submissions, self.cancelled, self.put_values, self.waits = [], [], [], []
         self.init_options, self.task_decorator, self.actor_options, self.shutdowns = None, None, None, 0
         self.inbox_handle = type("Inbox", (), {"collect": type("Method", (), {"remote": lambda _: "collect"})()})()
 
@@ -337,8 +337,12 @@ class FakeRay:
                 return type("Bound", (), {"remote": lambda _, *args: fake.submit(task_options, args)})()
         return lambda function: Task()
 
+    @property
+    def attempts(self) -> list[int]:
+        """The attempt number of each submission, in order."""
+        return [args[2] for _, args in self.submissions]
+
     def submit(self, task_options, args):
-        self.attempts.append(args[2])
         self.submissions.append((task_options, args))
         return ("attempt", len(self.submissions) - 1)
 
