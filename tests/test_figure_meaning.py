@@ -11,6 +11,7 @@ from __future__ import annotations
 import colorsys
 import itertools
 import re
+import warnings
 
 import matplotlib
 
@@ -147,6 +148,34 @@ def test_the_confusion_rows_are_sorted_by_their_digit_ties_by_cluster_and_empty_
     assert [t.get_text() for t in ax.texts][:3] == ["7", "1", "0"]
     unsorted = plots.plot_confusion(matrix, sort_clusters=False).axes[0]
     np.testing.assert_array_equal(unsorted.collections[0].get_array().reshape(5, 3), matrix)
+
+
+def test_the_confusion_matrix_counts_in_blue_with_its_accuracy_and_a_cluster_of_one_image_is_not_empty():
+    """Each cluster's largest count summed over all counts: (5 + 0 + 7 + 4 + 3 + 1) / 25 = 0.800."""
+    matrix = np.array([[1, 0, 5], [0, 0, 0], [7, 1, 0], [0, 4, 2], [3, 0, 1], [0, 1, 0]])
+    fig = plots.plot_confusion(matrix)
+    ax, colorbar = fig.axes
+    assert ax.get_title() == "Test images by cluster and true digit (cluster accuracy 0.800)"
+    assert "y=5 -> 1" in [t.get_text() for t in ax.get_yticklabels()]
+    assert {t.get_rotation() for t in ax.get_yticklabels()} == {0}  # read across, as the digits are
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("true digit", "cluster (argmax q(y|x)) -> its majority digit")
+    assert ax.collections[0].get_cmap().name == "Blues" and colorbar.get_ylabel() == "test images"
+    assert {t.get_fontsize() for t in ax.texts} == {plots.COUNT_FONTSIZE} and ax.texts[0].get_text() == "7"
+    for counts in (matrix * 1234, matrix * 1234.0):  # whole numbers, as integers or floats, not 1.2e+04
+        assert plots.plot_confusion(counts).axes[0].texts[0].get_text() == "8638"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division of zero by zero
+        assert "(cluster accuracy nan)" in plots.plot_confusion(np.zeros((2, 3), int)).axes[0].get_title()
+    assert plots.plot_confusion(matrix, title="T").axes[0].get_title() == "T"
+    assert fig.get_layout_engine() is not None  # constrained: the labels stay inside the figure
+    width, height = fig.get_size_inches()
+    wider, taller = plots.plot_confusion(np.ones((6, 4), int)), plots.plot_confusion(np.ones((9, 3), int))
+    assert wider.get_size_inches()[0] > width and taller.get_size_inches()[1] > height
+    assert height >= 6 * plots.CELL_HEIGHT and width >= 3 * plots.CELL_WIDTH
+    assert fig.axes[0].title.get_fontsize() == plots._STYLE["axes.titlesize"]
+    with pytest.raises(ValueError, match=r"plot_confusion expects a \[K, n_labels\] matrix, got shape \(3,\)"):
+        plots.plot_confusion(np.ones(3))
 
 
 # ----------------------------------------------------------------------------- colours, bands, legends

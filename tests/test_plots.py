@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -152,22 +154,63 @@ def test_plot_overlay_legend_and_colours(results):
     assert len(colours) == 3
 
 
-def test_sample_grid_and_confusion(tmp_path):
-    rng = np.random.default_rng(0)
-    fig = plots.plot_sample_grid(rng.random((10, 8, 28, 28)))
-    assert len(fig.axes) == 1
+def test_the_sample_grid_shows_each_image_in_its_row_and_column_on_a_0_to_1_grey_scale(tmp_path):
+    """3 clusters of 2 images of 4 x 5 pixels, each a constant (cluster + sample / 10) / 3: the canvas holds them at
+    rows 0, 6, 12 and columns 0, 7, 2-pixel gutters between them in GUTTER_GREY, pixel probability 0 black, 1 white."""
+    samples = np.array([[np.full((4, 5), (i + j / 10) / 3) for j in range(2)] for i in range(3)])
+    fig = plots.plot_sample_grid(samples)
+    ax, = fig.axes
+    image = ax.images[0]
+    canvas = image.get_array()
+    assert canvas.shape == (3 * 4 + 2 * 2, 2 * 5 + 2)
+    for i in range(3):
+        for j in range(2):
+            np.testing.assert_array_equal(canvas[6 * i:6 * i + 4, 7 * j:7 * j + 5], samples[i, j])
+    assert (canvas[4:6] == plots.GUTTER_GREY).all() and (canvas[:, 5:7] == plots.GUTTER_GREY).all()
+    assert (image.get_cmap().name, image.get_clim(), image.get_interpolation()) == ("gray", (0.0, 1.0), "nearest")
+    assert list(ax.get_yticks()) == [2, 8, 14]  # the middle of each row
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["y = 0", "y = 1", "y = 2"]
+    assert list(ax.get_xticks()) == [] and not any(spine.get_visible() for spine in ax.spines.values())
+    assert ax.get_title() == "Digits generated from each value of the discrete latent y"
+    assert ax.title.get_fontsize() == plots._STYLE["axes.titlesize"]
+    assert ax.get_xlabel() == ("2 samples per row: mean of p(x|z) for z ~ p(z|y) (pixel probability, white = 1)")
+    assert fig.get_layout_engine() is not None  # constrained: the labels stay inside the figure
+    width, height = fig.get_size_inches()
+    assert height >= 3 * plots.IMAGE_INCHES and width >= 2 * plots.IMAGE_INCHES
+    wider = plots.plot_sample_grid(np.zeros((3, 4, 4, 5))).get_size_inches()
+    assert wider[0] > width and wider[1] == height
+    assert plots.plot_sample_grid(np.zeros((3, 100, 4, 5))).get_size_inches()[0] == plots.GRID_MAX_WIDTH
+    taller = plots.plot_sample_grid(np.zeros((6, 2, 4, 5))).get_size_inches()
+    assert taller[0] == width and taller[1] - height == pytest.approx(3 * plots.IMAGE_INCHES)
+    labelled = plots.plot_sample_grid(samples.tolist(), row_labels=["a", "b", "c"], title="T", xlabel="X").axes[0]
+    assert [t.get_text() for t in labelled.get_yticklabels()] == ["a", "b", "c"]
+    assert (labelled.get_title(), labelled.get_xlabel()) == ("T", "X")
     plots.save_figure(fig, tmp_path / "grid.png")
-    matrix = rng.integers(0, 50, size=(10, 10))
-    fig = plots.plot_confusion(matrix)
-    assert fig.axes[0].get_xlabel() == "true digit"
-    plots.save_figure(fig, tmp_path / "confusion.png")
-    assert (tmp_path / "grid.png").stat().st_size > 0 and (tmp_path / "confusion.png").stat().st_size > 0
-    with pytest.raises(ValueError):
+    assert (tmp_path / "grid.png").stat().st_size > 0
+    with pytest.raises(ValueError, match=r"plot_sample_grid expects \[K, n, height, width\], got shape \(10, 28, 28\)"):
         plots.plot_sample_grid(np.zeros((10, 28, 28)))
 
 
+
+def test_show_displays_a_figure_once_in_a_notebook_and_closes_it_everywhere(monkeypatch):
+    import IPython
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    fig = plt.figure()
+    plots.show(fig)  # no IPython shell: nothing to display on
+    assert shown == [] and not plt.fignum_exists(fig.number)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())  # inside a notebook's kernel
+    fig = plt.figure()
+    plots.show(fig)
+    assert shown == [fig] and not plt.fignum_exists(fig.number)
+
 def test_majority_rate():
     assert plots.majority_rate([1, 1, 2, 3]) == 0.5
+    assert plots.majority_rate([7]) == 1.0
+    with pytest.raises(ValueError, match="^majority_rate needs at least one label$"):
+        plots.majority_rate([])
 
 
 @pytest.mark.needs_mnist
@@ -268,12 +311,22 @@ def test_training_time_sums_each_run_and_the_profile(tmp_path):
 # ------------------------------------------------------------------------------------- pipeline
 
 
-def test_redraw_figures(results, capsys):
+def test_redraw_figures(results, capsys, monkeypatch):
+    drawn = {}
+    save = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path, **kw: drawn.setdefault(Path(path).name, fig) and
+                        save(fig, path, **kw))
+    save_figure_data(results, plots.load_runs(results, ["gmvae"]))  # of the best replicate's last epoch
+    shutil.copytree(runs.run_dir(results, "gmvae", 0), runs.run_dir(results, "mine", 0))  # a model of your own
     report = figures.redraw_figures(results)
+    assert plt.get_fignums() == []  # each figure closed once saved: a redraw of many figures holds none
     names = sorted(p.name for p in report["written"])
     curves = ["gmvae_curves", "m2_curves", "modified_m2_curves", "overlay"]
     assert names == sorted([f"{c}.png" for c in curves] + [f"{c}_post_horizon.png" for c in curves]
-                           + ["gmvae_accuracy_per_replicate.png", "graphical_models.png"])
+                           + ["gmvae_accuracy_per_replicate.png", "graphical_models.png", "gmvae_samples.png",
+                              "gmvae_confusion.png", figures.OTHER_RUNS_FIGURE])
+    assert {path.parent for path in report["written"]} == {results / "figures"}
+    assert "mine (ours): 1 run" in [t.get_text() for t in drawn[figures.OTHER_RUNS_FIGURE].legends[0].get_texts()]
     assert {"modified_m2_variants.png", "modified_m2_clipping.png"} <= set(report["skipped"])
     assert sorted(p.name for p in report["tables"]) == ["claims.csv", "claims.md", "fidelity.csv", "fidelity.md",
                                                         "fidelity_distributions.csv", "fidelity_distributions.md",
@@ -282,11 +335,23 @@ def test_redraw_figures(results, capsys):
     md = (results / "run_table.md").read_text()
     assert "| GMVAE | 1 | 20 (last) |" in md and "H(y\\|x)" in md  # "|" escaped in the header too
     out = capsys.readouterr().out
-    assert "skipped modified_m2_variants.png" in out
-    for name in names:
-        assert (results / "figures" / name).stat().st_size > 0
-    with pytest.raises(FileNotFoundError):
+    for path in report["written"] + report["tables"]:
+        assert path.stat().st_size > 0
+        assert f"wrote   {parameters.display_path(path)}\n" in out
+    assert "GMVAE seed 1, epoch 20" in drawn["gmvae_confusion.png"].axes[0].get_title()
+    # every curves and overlay figure of the post's models over the original's logs shipped with the package (its
+    # means dashed), to our last epoch (20; modified M2's NaN at 12) and to the post's (200): what `make figures` commits
+    for file in [name for name in names if name.startswith(("m2_", "modified_m2_", "gmvae_curves", "overlay"))]:
+        assert any(l.get_gid() == "original_mean" and l.get_linestyle() == "--" for l in drawn[file].axes[1].lines), file
+        horizon = 200 if "post_horizon" in file else 12 if file == "modified_m2_curves.png" else 20
+        assert drawn[file].axes[1].get_xlim()[1] == pytest.approx(horizon * plots.X_MARGIN), file
+    assert out.count("skipped modified_m2_variants.png: no logs of modified_m2_identity or modified_m2_relu_layer\n") == 1
+    assert "skipped modified_m2_clipping_post_horizon.png: no logs of modified_m2_clip\n" in out
+    with pytest.raises(FileNotFoundError, match=r"no run logs under .*nowhere.runs: a results folder holds them as "
+                                                r"runs/<run>/seed<k>/log.csv \(with run.json\)"):
         figures.redraw_figures(results / "nowhere")
+    assert figures.figure_file("overlay.png") == "overlay.png"
+    assert figures.figure_file("overlay.png", post_horizon=True) == "overlay_post_horizon.png"
 
 
 def test_redraw_rewrites_the_readme_claims_table_between_its_markers_and_nothing_else(tmp_path):
@@ -386,6 +451,152 @@ def test_model_figure_data_is_read_from_where_make_figures_keeps_it(results, tmp
     assert figures.model_figure_data(results, df, out_dir=out)["seed"] == best
     assert figures.model_figure_data(results, df[df["epoch"] < last["epoch"]], out_dir=out) is None
 
+
+
+def save_figure_data(folder, df, *, epoch=None, marker=0):
+    """Model figure data of the fixture's best GMVAE replicate (seed 1) at ``epoch`` (default its last, 20), as
+    save_model_figure_data writes it, in ``folder``; ``marker`` fills its confusion matrix to tell copies apart."""
+    rows = df[(df["run_name"] == "gmvae") & (df["seed"] == 1)]
+    row = rows.iloc[-1] if epoch is None else rows[rows["epoch"] == epoch].iloc[0]
+    path = Path(folder) / figures.MODEL_FIGURE_DATA
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, samples=np.zeros((10, 1, 28, 28), np.float16), confusion=np.full((10, 10), marker),
+                        seed=1, epoch=int(row["epoch"]), test_loss=float(row["test_loss"]))
+    return path
+
+
+def test_model_figure_data_prefers_its_own_folder_and_never_returns_another_epochs(results, tmp_path, monkeypatch):
+    """The data in out_dir (the notebook's own) over the copy `make figures` keeps; data of another epoch is not
+    this run's, whichever folder holds it; a checkpoint of the epoch is not read again while its data is at hand."""
+    computed = []
+    monkeypatch.setattr(figures, "save_model_figure_data", lambda *args: computed.append(args))
+    df = plots.load_runs(results, ["gmvae"])
+    out = tmp_path / "post"
+    save_figure_data(results, df, marker=1)
+    save_figure_data(out, df, marker=2)
+    assert figures.model_figure_data(results, df, out_dir=out)["confusion"][0, 0] == 2
+    assert figures.model_figure_data(results, df)["confusion"][0, 0] == 1  # out_dir defaults to results_dir
+    checkpoint = runs.run_dir(results, "gmvae", 1) / "checkpoints" / "ckpt-20.index"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"x")
+    figures.model_figure_data(results, df, out_dir=out)
+    assert computed == []
+    for folder in (results, out):
+        save_figure_data(folder, df, epoch=19)
+    checkpoint.unlink()
+    assert figures.model_figure_data(results, df, out_dir=out) is None
+
+
+
+def test_model_figure_data_is_of_the_best_replicates_own_last_epoch_when_another_ran_longer(results):
+    """Seed 0 runs to 25 epochs, seed 1 (the best, its accuracy 0.01 higher) stops at 20, and M2's seed 1 runs to 25:
+    the data is GMVAE seed 1's at 20."""
+    write_run(results, "gmvae", 0, gmvae_log(25, seed=0))
+    write_run(results, "m2", 1, m2_log(25))
+    df = plots.load_runs(results, ["m2", "gmvae"])
+    save_figure_data(results, df)
+    assert (figures.model_figure_data(results, df)["seed"], figures.model_figure_data(results, df)["epoch"]) == (1, 20)
+
+def test_model_figure_data_computed_from_the_checkpoint_is_returned_and_saved_where_asked(results, monkeypatch):
+    """Without saved data of the epoch, the checkpoint's data is computed (from the MNIST file asked for), saved in
+    out_dir (default results_dir) and returned."""
+    df = plots.load_runs(results, ["gmvae"])
+    checkpoint = runs.run_dir(results, "gmvae", 1) / "checkpoints" / "ckpt-20.index"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"x")
+    computed = []
+
+    def compute(run_dir, out_dir, data_path=None):
+        computed.append((run_dir.name, Path(out_dir), data_path))
+        save_figure_data(out_dir, df, marker=3)
+
+    monkeypatch.setattr(figures, "save_model_figure_data", compute)
+    out = results / "elsewhere"  # no profile's folder: `make figures` does not look there
+    assert figures.model_figure_data(results, df, "mnist.npz", out_dir=out)["confusion"][0, 0] == 3
+    assert computed == [("seed1", out, "mnist.npz")] and (out / figures.MODEL_FIGURE_DATA).is_file()
+    assert figures.model_figure_data(results, df, "mnist.npz")["confusion"][0, 0] == 3
+    assert computed[1:] == [("seed1", results, "mnist.npz")] and (results / figures.MODEL_FIGURE_DATA).is_file()
+
+
+
+
+def test_model_figures_name_the_run_its_clusters_digits_and_accuracy():
+    """Clusters 0-8 hold 50 images of digit c + 3 (mod 10) each, cluster 4 also 5 twos (a digit no cluster is
+    labelled), cluster 9 none: accuracy 450 / 455 = 0.989."""
+    confusion = np.zeros((10, 10), dtype=int)
+    confusion[np.arange(9), (np.arange(9) + 3) % 10] = 50
+    confusion[4, 2] = 5
+    samples = np.random.default_rng(0).random((10, 2, 28, 28)).astype(np.float32)
+    drawn = figures.draw_model_figures({"confusion": confusion, "samples": samples, "seed": 1, "epoch": 20})
+    grid = drawn["gmvae_samples.png"].axes[0]
+    assert grid.get_title() == "GMVAE seed 1, epoch 20: digits generated from each cluster (majority digit)"
+    assert [t.get_text() for t in grid.get_yticklabels()] == [f"y={c} ({(c + 3) % 10})" for c in range(9)] + [
+        "y=9 (empty)"]
+    image = grid.images[0].get_array()
+    np.testing.assert_array_equal(image[:28, :28], samples[0, 0])
+    np.testing.assert_array_equal(image[-28:, -28:], samples[9, 1])
+    heatmap = drawn["gmvae_confusion.png"].axes[0]
+    assert heatmap.get_title() == "GMVAE seed 1, epoch 20: test images by cluster and true digit (accuracy 0.989)"
+    assert heatmap.collections[0].get_array().sum() == 455
+
+def test_save_log_figures_saves_each_horizon_a_figure_is_drawn_at(results, tmp_path):
+    """As the notebooks call it: a curves figure at our horizon and the post's, the per-replicate figure at ours
+    only, a figure of runs not in the logs not at all."""
+    df = plots.load_runs(results, ["m2", "modified_m2", "gmvae"])
+    saved = figures.save_log_figures("gmvae_curves.png", df, None, tmp_path / "figures")
+    assert [(path.name, fig.axes[1].get_xlim()[1]) for path, fig in saved] == [
+        ("gmvae_curves.png", pytest.approx(20 * plots.X_MARGIN)),
+        ("gmvae_curves_post_horizon.png", pytest.approx(200 * plots.X_MARGIN))]
+    assert all(path.stat().st_size > 0 and path.parent == tmp_path / "figures" for path, _ in saved)
+    saved = figures.save_log_figures("gmvae_accuracy_per_replicate.png", df, original_logs(), tmp_path / "figures")
+    assert [path.name for path, _ in saved] == ["gmvae_accuracy_per_replicate.png"]
+    assert "original\nepoch 200" in [t.get_text() for t in saved[0][1].axes[0].get_xticklabels()]
+    assert figures.save_log_figures("modified_m2_clipping.png", df, None, tmp_path / "figures") == []
+
+
+def test_show_post_figure_displays_the_posts_own_figure_or_says_it_is_missing(monkeypatch, tmp_path):
+    import IPython.display
+
+    from gmvae.reporting import original
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    figures.show_post_figure("overlay")
+    assert shown[0].filename == str(original.MATERIAL_DIR / original.POST_FIGURES["overlay"])
+    monkeypatch.setattr(figures, "post_figure", lambda name: None)
+    figures.show_post_figure("gmvae")
+    assert shown[1] == "the post's figure 'gmvae' is missing or altered (see above)"
+
+
+def test_save_model_figure_data_from_a_trained_run(tmp_path, monkeypatch):
+    """A 2-epoch GMVAE (K = 3) on made-up images: samples of each cluster and the test set's confusion matrix of
+    that checkpoint, with the run's seed, epoch and last logged test loss, from the MNIST file asked for."""
+    from test_train import TINY, synthetic_mnist
+
+    from gmvae import evaluate, metrics
+    from gmvae.train import train
+
+    run_dir = runs.run_dir(tmp_path, "gmvae", 4)
+    train(TINY.replace(epochs=2, seed=4), run_dir, data=synthetic_mnist(), progress=False)
+    logged = runs.read_log(run_dir)  # the CSV, its values rounded as logged
+    asked = []
+    monkeypatch.setattr(figures, "load_data", lambda data_path: asked.append(data_path) or synthetic_mnist())
+    path = figures.save_model_figure_data(run_dir, tmp_path / "out", "mnist.npz", n_per_cluster=2)
+    assert path == tmp_path / "out" / figures.MODEL_FIGURE_DATA and asked == ["mnist.npz"]
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left beside it
+    with np.load(path) as saved:
+        assert saved["samples"].dtype == np.float16  # a quarter of float64's bytes: the file is committed
+    data = figures.load_model_figure_data(tmp_path / "out")
+    assert (data["seed"], data["epoch"], data["test_loss"]) == (4, 2, float(logged["test_loss"].iloc[-1]))
+    np.savez_compressed(path, **{k: v for k, v in np.load(path).items() if k != "test_loss"})
+    assert figures.load_model_figure_data(tmp_path / "out")["test_loss"] is None  # saved before it was recorded
+    model, _ = evaluate.load_trained(run_dir)
+    test = synthetic_mnist()
+    np.testing.assert_array_equal(data["confusion"], metrics.confusion(
+        test.test_y, evaluate.cluster_assignments(model, test.test_x), k=3))
+    assert data["confusion"].sum() == 30
+    np.testing.assert_allclose(data["samples"], evaluate.cluster_samples(model, n_per_cluster=2, seed=0), atol=1e-3)
+    assert data["samples"].shape == (3, 2, 28, 28)
 
 def test_validate_parameters(tmp_path):
     out = parameters.validate_parameters("smoke", None, None, tmp_path / "new", run_names=["m2"])
@@ -558,6 +769,36 @@ def test_ensure_runs_retrain_moves_the_old_run_aside_and_trains_again(tmp_path):
 
 # ---- figures at the post's horizon ----
 
+
+@pytest.mark.parametrize("original", [None, pd.DataFrame()], ids=["none", "empty"])
+def test_the_per_replicate_accuracy_figure_without_the_originals_logs_shows_ours_against_the_posts_statement(
+        results, original):
+    fig = figures.draw_log_figure("gmvae_accuracy_per_replicate.png", plots.load_runs(results, ["gmvae"]), original)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["ours\nepoch 20"]
+    assert ax.get_title() == ("GMVAE: each replicate's test accuracy (the post: five of six above 80 % by epoch "
+                              f"{claims.STATEMENT_EPOCH})")
+
+
+def test_a_log_figure_is_drawn_to_our_horizon_in_the_posts_order_whatever_the_logs_order(results):
+    df = plots.load_runs(results, ["gmvae", "modified_m2", "m2"])  # the post's order reversed
+    curves = figures.draw_log_figure("gmvae_curves.png", df)
+    assert curves._suptitle.get_text() == "GMVAE (2 replicates): test-set curves to epoch 20"
+    assert curves.axes[0].get_xlim()[1] == pytest.approx(20 * plots.X_MARGIN)
+    overlay = figures.draw_log_figure("overlay.png", df)
+    assert [t.get_text().split(" (ours)")[0] for t in overlay.legends[0].get_texts()] == ["M2", "modified M2", "GMVAE"]
+    nothing = pd.DataFrame()  # no logs at all, not even their columns
+    assert figures.draw_log_figure("overlay.png", nothing) is None and figures.other_run_names(nothing) == []
+
+
+def test_load_logs_reads_every_run_folder_and_nothing_where_there_are_none(results, tmp_path):
+    shutil.copytree(runs.run_dir(results, "gmvae", 0), runs.run_dir(results, "mine", 0))  # a model of your own
+    df, theirs, kept = figures.load_logs(results)
+    assert set(df["run_name"]) == {"m2", "modified_m2", "gmvae", "mine"}
+    assert {"m2", "modified_m2", "gmvae"} <= set(theirs["run_name"]) and kept.empty
+    df, _, _ = figures.load_logs(tmp_path / "nowhere")
+    assert df.empty and "run_name" in df
+
 def test_the_clipping_figure_draws_both_modified_m2_and_marks_the_threshold_and_the_nan(tmp_path):
     """Unclipped run: largest gradient norm 10 * epoch until it turns NaN at 12; clipped run: 3 * epoch to 20."""
     unclipped = modified_log(12, nan_at=12)
@@ -604,6 +845,37 @@ def test_the_per_replicate_accuracy_figure_counts_each_column_against_80_percent
     assert [l.get_ydata()[0] for l in ax.lines if l.get_gid() == "ref_high_accuracy"] == [0.8]
     assert figures.horizons("gmvae_accuracy_per_replicate.png") == (False,)
 
+
+
+def test_the_per_replicate_accuracy_figure_draws_each_groups_values_sorted_and_counts_those_above():
+    """Group a: 0.9, 0.7, 0.8 and 0.85, two above 80 % (0.8 itself is not); group b: 0.81 alone."""
+    fig = plots.plot_accuracy_per_replicate({"a": ([0.9, 0.7, 0.8, 0.85], "#ff0000"), "b": ([0.81], "#0000ff")})
+    ax = fig.axes[0]
+    a, b = [l for l in ax.lines if l.get_gid() == "replicate"]
+    np.testing.assert_allclose(a.get_xdata(), [-0.12, -0.04, 0.04, 0.12])  # spread sideways, centred on the column
+    np.testing.assert_array_equal(a.get_ydata(), [0.7, 0.8, 0.85, 0.9])
+    assert (list(b.get_xdata()), list(b.get_ydata())) == ([1.0], [0.81])
+    assert (a.get_color(), b.get_color(), a.get_marker(), a.get_linestyle()) == ("#ff0000", "#0000ff", "o", "None")
+    assert [(t.get_text(), t.xy) for t in ax.texts if t.get_text().endswith("above")] == [
+        ("2 of 4 above", (0, 1.0)), ("1 of 1 above", (1, 1.0))]  # at the top of each column
+    assert [l.get_ydata()[0] for l in ax.lines if l.get_gid() == "ref_high_accuracy"] == [0.8]
+    threshold, = [t for t in ax.texts if t.get_text() == "80%"]
+    assert (threshold.xy, threshold.xycoords) == ((1.0, 0.8), ("axes fraction", "data"))  # right of the line's end
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"] and ax.get_xlim() == pytest.approx((-0.6, 1.6))
+    assert ax.get_ylim() == pytest.approx((0.65, 1.0))  # below the lowest dot
+    assert plots.plot_accuracy_per_replicate({"a": ([0.95], "k")}).axes[0].get_ylim() == pytest.approx((0.7, 1.0))
+    assert ax.get_title() == "Accuracy of each replicate against 80%" and ax.get_ylabel() == "test cluster accuracy"
+    assert ax.title.get_fontsize() == plots._STYLE["axes.titlesize"] and fig.get_layout_engine() is not None
+    assert all(l.get_visible() for l in ax.get_ygridlines()) and not any(l.get_visible() for l in ax.get_xgridlines())
+    three = plots.plot_accuracy_per_replicate({"a": ([0.5], "k"), "b": ([0.5, 0.7], "k"), "c": ([0.5], "k")},
+                                              title="T", threshold=0.6)
+    assert three.get_size_inches()[0] > fig.get_size_inches()[0] and three.axes[0].get_title() == "T"
+    assert [t.get_text() for t in three.axes[0].texts if t.get_text().endswith("above")] == [
+        "0 of 1 above", "1 of 2 above", "0 of 1 above"]
+    np.testing.assert_allclose([l for l in three.axes[0].lines if l.get_gid() == "replicate"][1].get_xdata(),
+                               [0.88, 1.12])
+    with pytest.raises(ValueError, match="^plot_accuracy_per_replicate: nothing to draw$"):
+        plots.plot_accuracy_per_replicate({})
 
 def test_redraw_writes_the_precision_study_of_the_earlier_float32_and_bfloat16_runs(results):
     """The earlier float32 runs lie 1 nat of loss above the current ones, and the bfloat16 GMVAE seed 0 0.3 nats

@@ -7,7 +7,6 @@ Importing this module does not import TensorFlow; only :func:`save_model_figure_
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -210,8 +209,7 @@ def draw_log_figure(name: str, df: pd.DataFrame, original: pd.DataFrame | None =
         return plots.plot_curves(df, original=original, max_epoch=max_epoch)
     panels = {"information": (plots.MUTUAL_INFORMATION_PANEL, *plots.PANELS),
               "clipping": (plots.PANELS[1], plots.PANELS[2], plots.GRADIENT_NORM_PANEL)}.get(kind, plots.PANELS)
-    return plots.plot_overlay(df, run_names=[r for r in run_names if (df["run_name"] == r).any()],
-                              original=original, max_epoch=max_epoch, panels=panels,
+    return plots.plot_overlay(df, run_names=run_names, original=original, max_epoch=max_epoch, panels=panels,
                               show_replicates=kind != "overlay", zoom_loss=kind == "overlay")
 
 
@@ -232,7 +230,7 @@ def draw_other_runs(df: pd.DataFrame):
     if not others:
         return None
     horizon = int(df.loc[df["run_name"].isin(others), "epoch"].max())
-    names = [r for r in COMPARED_WITH if (df["run_name"] == r).any()] + others
+    names = [*COMPARED_WITH, *others]  # plot_overlay draws those with logs
     colors = {r: plots.OTHER_COLORS[i % len(plots.OTHER_COLORS)] for i, r in enumerate(others)}
     return plots.plot_overlay(df[df["run_name"].isin(names)], run_names=names, max_epoch=horizon, colors=colors)
 
@@ -267,7 +265,7 @@ def load_logs(results_dir) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             load_original_logs(all_runs), load_kept_runs(results_dir, all_runs))
 
 
-def redraw_figures(results_dir="results", *, verbose=True) -> dict:
+def redraw_figures(results_dir, *, verbose=True) -> dict:
     """Redraw every log-based figure from ``results_dir/runs`` into ``results_dir/figures``, each at our
     horizon and at the post's, over the original's logs, and runs of other names over the post's three models
     (OTHER_RUNS_FIGURE); draw the three models' graphical models (gmvae.reporting.graphical_models); rewrite the
@@ -281,11 +279,7 @@ def redraw_figures(results_dir="results", *, verbose=True) -> dict:
     Returns {"written": [figure paths], "skipped": {name: reason}, "tables": [table paths]} and, if
     ``verbose``, prints what it wrote and skipped.
     """
-    import matplotlib
-
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # its backend chosen when gmvae.reporting.plots was imported
 
     results_dir = Path(results_dir).expanduser().resolve()
     if not (results_dir / "runs").is_dir():

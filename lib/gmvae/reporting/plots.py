@@ -120,6 +120,57 @@ _STYLE = {
     "figure.titlesize": 15,
 }
 
+# How each drawn element looks (matplotlib keyword arguments), in one place: the functions below decide what is drawn
+# and in which colour, these only the widths, transparencies, sizes and offsets. Layers from the bottom: the original's
+# band, mean and NaN marks, then our bands, replicates, means and NaN marks; a run in DRAWN_OVER one layer higher.
+DRAWN_OVER_RAISE = 1.0
+REPLICATE_LOOK = dict(lw=0.8, alpha=0.45, ls=OURS_LINE_STYLE, zorder=2)
+BAND_LOOK = dict(alpha=0.3, lw=0, zorder=1.5)
+BAND_DRAWN_OVER_LOOK = dict(facecolor="none", hatch="////", lw=0, zorder=1.5)  # hatched: both bands show
+MEAN_LOOK = dict(ls=OURS_LINE_STYLE, zorder=3)
+# our mean's line width: {several runs: {drawn over another run: width}}
+MEAN_WIDTH = {True: {False: 2.6, True: 1.3}, False: {False: 1.8, True: 1.0}}
+ORIGINAL_BAND_LOOK = dict(alpha=0.35, lw=0, zorder=0)
+ORIGINAL_MEAN_LOOK = dict(lw=1.8, ls=ORIGINAL_LINE_STYLE, zorder=0.5)
+NAN_LINE_LOOK = dict(color=NAN_COLOR, ls=":", lw=1.4, zorder=4)
+NAN_MARKER_LOOK = dict(marker="X", ms=10, mew=1.0, color=NAN_COLOR, ls="none", clip_on=False, zorder=5)
+ORIGINAL_NAN_LINE_LOOK = dict(color=ORIGINAL_NAN_COLOR, ls=":", lw=1.2, zorder=0.5)
+ORIGINAL_NAN_MARKER_LOOK = dict(marker="x", ms=8, mew=2.0, color=ORIGINAL_NAN_COLOR, ls="none", clip_on=False, zorder=0.5)
+REFERENCE_LOOK = dict(color="0.3", ls="--", lw=1.3)
+# a reference line's note, in points from its anchor
+REFERENCE_NOTE_LOOK = dict(textcoords="offset points", fontsize=11, color="0.25")
+NOTE_ABOVE, NOTE_BELOW = dict(xytext=(0, 4), va="bottom"), dict(xytext=(0, -4), va="top", ha="right")
+GRID_LOOK = dict(alpha=0.3)
+PANEL_TITLE_PAD = 10
+X_MARGIN = 1.02  # the x axis runs 2 % past the horizon, so that the last epoch's marks show
+ENTROPY_Y_HEADROOM = 1.15  # the entropy panel reaches 15 % above ln K, where its note goes
+ENTROPY_Y_BOTTOM = -0.05
+ACCURACY_Y_TOP = 1.02
+LEGEND_COLUMNS_WIDE, LEGEND_COLUMNS_NARROW, LEGEND_WIDE_ENTRY = 3, 2, 52  # entries longer than 52 characters: 2 columns
+LEGEND_CAPTION_FONTSIZE = 10.5
+# the loss panel's inset: where (axes fraction: x, y, width, height), its curves' width, its y margin and text sizes
+INSET_BOUNDS = (0.40, 0.40, 0.57, 0.47)
+INSET_LINE_SCALE = 0.8
+INSET_MIN_SPAN, INSET_Y_MARGIN = 0.1, 0.08
+INSET_TITLE_LOOK = dict(fontsize=10, pad=3)
+INSET_TICK_SIZE, INSET_X_TICKS = 9, 4
+INSET_FRAME_COLOR = "0.35"
+# rows of panels beyond the first take 90 % of a row's height
+EXTRA_ROW_HEIGHT = 0.9
+# the accuracy-per-replicate figure: inches per group and around them, the dots, their spread and the count's offset
+GROUP_WIDTH, GROUPS_MARGIN, DOTS_HEIGHT = 2.3, 2.5, 4.8
+DOT_LOOK = dict(marker="o", ms=9, mec="white", mew=0.8, ls="none")
+DOT_SPREAD = 0.12  # sideways, so that equal values stay visible
+COUNT_NOTE_LOOK = dict(xytext=(0, -16), textcoords="offset points", ha="center", fontsize=11, color="0.2")
+THRESHOLD_NOTE_LOOK = dict(xytext=(4, 0), textcoords="offset points", va="center", fontsize=11, color="0.25")
+GROUPS_X_MARGIN = 0.6  # around the outer columns, in columns
+DOTS_Y_MARGIN, THRESHOLD_Y_MARGIN = 0.05, 0.1  # below the lowest dot and below the threshold
+# the sample grid: gutters (pixels, grey), inches per image, at most 15 inches wide
+GUTTER, GUTTER_GREY = 2, 0.45
+IMAGE_INCHES, GRID_MAX_WIDTH, GRID_WIDTH_MARGIN, GRID_HEIGHT_MARGIN = 0.62, 15.0, 1.0, 0.9
+# the confusion matrix: inches per digit column and cluster row, plus margins; the counts' font size
+CELL_WIDTH, CELL_HEIGHT, CONFUSION_WIDTH_MARGIN, CONFUSION_HEIGHT_MARGIN, COUNT_FONTSIZE = 0.75, 0.55, 3.0, 1.8, 10
+
 
 def majority_rate(labels) -> float:
     """Share of the most frequent label: the accuracy of a clustering that carries no information."""
@@ -293,13 +344,11 @@ def _count(counts: pd.Series) -> str:
 def _mark_nan(ax, epochs, *, original: bool = False) -> None:
     """A dotted vertical line and a cross at the top of the panel at each NaN epoch: ours a dark grey X, the
     original's a light grey x."""
-    col, prefix = (ORIGINAL_NAN_COLOR, "original_") if original else (NAN_COLOR, "")
+    line, marker, prefix = ((ORIGINAL_NAN_LINE_LOOK, ORIGINAL_NAN_MARKER_LOOK, "original_") if original
+                            else (NAN_LINE_LOOK, NAN_MARKER_LOOK, ""))
     for epoch in epochs:
-        ax.axvline(epoch, color=col, ls=":", lw=1.2 if original else 1.4, zorder=0.5 if original else 4,
-                   gid=f"{prefix}nan_epoch")
-        ax.plot([epoch], [1.0], marker="x" if original else "X", ms=8 if original else 10, mew=2.0 if original else 1.0,
-                color=col, transform=ax.get_xaxis_transform(), clip_on=False, ls="none", zorder=0.5 if original else 5,
-                gid=f"{prefix}nan_marker")
+        ax.axvline(epoch, gid=f"{prefix}nan_epoch", **line)
+        ax.plot([epoch], [1.0], transform=ax.get_xaxis_transform(), gid=f"{prefix}nan_marker", **marker)
 
 
 def _nan_epochs(g: pd.DataFrame) -> list:
@@ -313,7 +362,7 @@ def _draw_ours(axes, g: pd.DataFrame, run_name: str, col, name: str, panels=PANE
     seeds = sorted(g["seed"].unique())
     several = len(seeds) > 1
     over = run_name in DRAWN_OVER  # thinner and on top of the run it varies
-    z = 1.0 if over else 0.0
+    z = DRAWN_OVER_RAISE if over else 0.0
     entry_label = f"{name} (ours): {len(seeds)} runs, mean and {OURS_BAND}" if several else f"{name} (ours): 1 run"
     entry = None
     for ax, (column, _, _) in zip(axes, panels):
@@ -323,15 +372,14 @@ def _draw_ours(axes, g: pd.DataFrame, run_name: str, col, name: str, panels=PANE
         if several:
             if show_replicates and not over:
                 for seed in seeds:
-                    ax.plot(x, wide[seed], color=col, lw=0.8, alpha=0.45, ls=OURS_LINE_STYLE, zorder=2 + z,
-                            gid="replicate", label=f"_{name} (ours): seed {seed}")
+                    ax.plot(x, wide[seed], color=col, gid="replicate", label=f"_{name} (ours): seed {seed}",
+                            **{**REPLICATE_LOOK, "zorder": REPLICATE_LOOK["zorder"] + z})
             lo, hi = bootstrap_interval(wide.to_numpy())
-            fill = dict(facecolor="none", edgecolor=col, hatch="////", lw=0) if over else dict(color=col, alpha=0.3, lw=0)
-            band = ax.fill_between(x, lo, hi, zorder=1.5 + z, gid="band", **fill,
+            look, fill = (BAND_DRAWN_OVER_LOOK, dict(edgecolor=col)) if over else (BAND_LOOK, dict(color=col))
+            band = ax.fill_between(x, lo, hi, gid="band", **fill, **{**look, "zorder": look["zorder"] + z},
                                    label=f"{name} (ours): {BAND_LEVEL} % bootstrap CI of the mean of {len(seeds)} runs")
-        width = (1.3 if over else 2.6) if several else (1.0 if over else 1.8)
-        line, = ax.plot(x, wide.mean(axis=1), color=col, lw=width, ls=OURS_LINE_STYLE, zorder=3 + z, gid="mean",
-                        label=entry_label)
+        line, = ax.plot(x, wide.mean(axis=1), color=col, lw=MEAN_WIDTH[several][over], gid="mean", label=entry_label,
+                        **{**MEAN_LOOK, "zorder": MEAN_LOOK["zorder"] + z})
         _mark_nan(ax, _nan_epochs(g))
         if entry is None:
             entry = ((band, line) if band is not None else line, entry_label)
@@ -352,10 +400,9 @@ def _draw_original(axes, original: pd.DataFrame, col, name: str, panels=PANELS):
         entry_label = f"{name} (original): {n} runs, mean and {ORIGINAL_BAND}" if several else f"{name} (original): 1 run"
         band = None
         if several:
-            band = ax.fill_between(x, wide.min(axis=1), wide.max(axis=1), color=col, alpha=0.35, lw=0, zorder=0,
-                                   gid="original_band", label=f"{name} (original): min-max of {n} runs")
-        line, = ax.plot(x, wide.mean(axis=1), color=col, lw=1.8, ls=ORIGINAL_LINE_STYLE, zorder=0.5,
-                        gid="original_mean", label=entry_label)
+            band = ax.fill_between(x, wide.min(axis=1), wide.max(axis=1), color=col, gid="original_band",
+                                   label=f"{name} (original): min-max of {n} runs", **ORIGINAL_BAND_LOOK)
+        line, = ax.plot(x, wide.mean(axis=1), color=col, gid="original_mean", label=entry_label, **ORIGINAL_MEAN_LOOK)
         _mark_nan(ax, _nan_epochs(original), original=True)
         if entry is None:
             entry = ((band, line) if band is not None else line, entry_label)
@@ -426,36 +473,37 @@ def _finish_axes(fig, axes, df, majority, horizon, panels=PANELS, entries=(), ca
     for ax, (column, title, ylabel) in zip(axes, panels):
         if column in _LN_K_LINES:
             gid, meaning = _LN_K_LINES[column]
-            ax.axhline(ln_k, color="0.3", ls="--", lw=1.3, gid=gid)
+            ax.axhline(ln_k, gid=gid, **REFERENCE_LOOK)
             ax.annotate(f"ln {k} = {ln_k:.3f}: {meaning}", xy=(0.02, ln_k), xycoords=("axes fraction", "data"),
-                        xytext=(0, 4), textcoords="offset points", va="bottom", fontsize=11, color="0.25")
-            ax.set_ylim(bottom=-0.05, top=max(ln_k * 1.15, ax.get_ylim()[1]))
+                        **NOTE_ABOVE, **REFERENCE_NOTE_LOOK)
+            ax.set_ylim(bottom=ENTROPY_Y_BOTTOM, top=max(ln_k * ENTROPY_Y_HEADROOM, ax.get_ylim()[1]))
         if column == GRADIENT_NORM_PANEL[0]:
             ax.set_yscale("log")
             for threshold in sorted(df["clip_norm"].dropna().unique()) if "clip_norm" in df else []:
-                ax.axhline(threshold, color="0.3", ls="--", lw=1.3, gid="ref_clip_norm")
+                ax.axhline(threshold, gid="ref_clip_norm", **REFERENCE_LOOK)
                 ax.annotate(f"clipping threshold {threshold:g}", xy=(0.02, threshold), xycoords=("axes fraction", "data"),
-                            xytext=(0, 4), textcoords="offset points", va="bottom", fontsize=11, color="0.25")
+                            **NOTE_ABOVE, **REFERENCE_NOTE_LOOK)
         if column == "test_accuracy":
             if majority is not None:
-                ax.axhline(majority, color="0.3", ls="--", lw=1.3, gid="ref_majority")
+                ax.axhline(majority, gid="ref_majority", **REFERENCE_LOOK)
                 # below the line: M2's curve lies on it, and little else goes under it
                 ax.annotate(f"majority-class rate {majority:.4f}", xy=(0.98, majority), xycoords=("axes fraction", "data"),
-                            xytext=(0, -4), textcoords="offset points", va="top", ha="right", fontsize=11, color="0.25")
-            ax.set_ylim(0, 1.02)
-        ax.set_title(title, pad=10)
+                            **NOTE_BELOW, **REFERENCE_NOTE_LOOK)
+            ax.set_ylim(0, ACCURACY_Y_TOP)
+        ax.set_title(title, pad=PANEL_TITLE_PAD)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        ax.grid(True, alpha=0.3)
+        ax.grid(True, **GRID_LOOK)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlim(0, max(horizon, 1) * 1.02)
+        ax.set_xlim(0, max(horizon, 1) * X_MARGIN)
     # One legend for the whole figure, below the panels: one entry per run name and source (its mean and band),
     # the caption above them saying what the line styles and marks are.
     if entries:
         handles, labels = zip(*entries)
-        columns = 3 if max(len(text) for text in labels) <= 52 else 2  # within the figure's width
+        wide = max(len(text) for text in labels) > LEGEND_WIDE_ENTRY
+        columns = LEGEND_COLUMNS_NARROW if wide else LEGEND_COLUMNS_WIDE  # within the figure's width
         fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), columns), frameon=False,
-                   handler_map={tuple: HandlerTuple(ndivide=1)}, title=caption, title_fontsize=10.5)
+                   handler_map={tuple: HandlerTuple(ndivide=1)}, title=caption, title_fontsize=LEGEND_CAPTION_FONTSIZE)
 
 
 def _zoom_last_epochs(ax, horizon: int, share: float = 0.5):
@@ -470,12 +518,12 @@ def _zoom_last_epochs(ax, horizon: int, share: float = 0.5):
                 ends.append(int(x[np.isfinite(y)].max()))
     end = min(min(ends), horizon) if ends else horizon
     start = max(1, int(round(end * (1 - share))))
-    inset = ax.inset_axes([0.40, 0.40, 0.57, 0.47])
+    inset = ax.inset_axes(list(INSET_BOUNDS))
     lows, highs = [], []
     for line in ax.lines:
         if line.get_gid() in ("mean", "original_mean"):
             x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
-            inset.plot(x, y, color=line.get_color(), ls=line.get_linestyle(), lw=line.get_linewidth() * 0.8,
+            inset.plot(x, y, color=line.get_color(), ls=line.get_linestyle(), lw=line.get_linewidth() * INSET_LINE_SCALE,
                        zorder=line.get_zorder(), gid=line.get_gid(), label=line.get_label())
             y = y[(x >= start) & (x <= end) & np.isfinite(y)]
             lows.append(y), highs.append(y)
@@ -491,14 +539,14 @@ def _zoom_last_epochs(ax, horizon: int, share: float = 0.5):
     values = np.concatenate(lows + highs) if lows else np.empty(0)
     if values.size:
         low, high = values.min(), values.max()
-        pad = max(high - low, 0.1) * 0.08
+        pad = max(high - low, INSET_MIN_SPAN) * INSET_Y_MARGIN
         inset.set_ylim(low - pad, high + pad)
     inset.set_xlim(start, end)
-    inset.set_title(f"epochs {start}-{end}, zoomed", fontsize=10, pad=3)
-    inset.tick_params(labelsize=9)
-    inset.grid(True, alpha=0.3)
-    inset.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
-    ax.indicate_inset_zoom(inset, edgecolor="0.35")
+    inset.set_title(f"epochs {start}-{end}, zoomed", **INSET_TITLE_LOOK)
+    inset.tick_params(labelsize=INSET_TICK_SIZE)
+    inset.grid(True, **GRID_LOOK)
+    inset.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=INSET_X_TICKS))
+    ax.indicate_inset_zoom(inset, edgecolor=INSET_FRAME_COLOR)
     return inset
 
 
@@ -578,8 +626,8 @@ def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, 
     with plt.rc_context(_STYLE):
         rows = 1 if len(panels) <= 3 else math.ceil(len(panels) / 2)  # more than three panels: two per row
         columns = len(panels) if rows == 1 else 2
-        fig, axes = plt.subplots(rows, columns, figsize=(FIGSIZE_WIDE[0], FIGSIZE_WIDE[1] * rows * 0.9 if rows > 1
-                                                         else FIGSIZE_WIDE[1]), layout="constrained", squeeze=False)
+        height = FIGSIZE_WIDE[1] * rows * EXTRA_ROW_HEIGHT if rows > 1 else FIGSIZE_WIDE[1]
+        fig, axes = plt.subplots(rows, columns, figsize=(FIGSIZE_WIDE[0], height), layout="constrained", squeeze=False)
         axes = list(axes.ravel())
         drawn = [r for r in run_names if (df["run_name"] == r).any()]
         entries, caption = _draw_runs(axes, df, drawn, original, horizon, panels, show_replicates,
@@ -607,24 +655,22 @@ def plot_accuracy_per_replicate(groups: dict, title: str | None = None, threshol
     if not groups:
         raise ValueError("plot_accuracy_per_replicate: nothing to draw")
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(2.3 * len(groups) + 2.5, 4.8), layout="constrained")
+        fig, ax = plt.subplots(figsize=(GROUP_WIDTH * len(groups) + GROUPS_MARGIN, DOTS_HEIGHT), layout="constrained")
         for i, (name, (values, col)) in enumerate(groups.items()):
             values = np.sort(np.asarray(values, float))
-            # spread the dots sideways so that equal values stay visible
-            offsets = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else np.zeros(1)
-            ax.plot(i + offsets, values, "o", color=col, ms=9, mec="white", mew=0.8, ls="none", gid="replicate")
+            offsets = np.linspace(-DOT_SPREAD, DOT_SPREAD, len(values)) if len(values) > 1 else np.zeros(1)
+            ax.plot(i + offsets, values, color=col, gid="replicate", **DOT_LOOK)
             above = int((values > threshold).sum())
             ax.annotate(f"{above} of {len(values)} above", xy=(i, 1.0), xycoords=("data", "axes fraction"),
-                        xytext=(0, -16), textcoords="offset points", ha="center", fontsize=11, color="0.2")
-        ax.axhline(threshold, color="0.3", ls="--", lw=1.3, gid="ref_high_accuracy")
-        ax.annotate(f"{threshold:.0%}", xy=(1.0, threshold), xycoords=("axes fraction", "data"), xytext=(4, 0),
-                    textcoords="offset points", va="center", fontsize=11, color="0.25")
+                        **COUNT_NOTE_LOOK)
+        ax.axhline(threshold, gid="ref_high_accuracy", **REFERENCE_LOOK)
+        ax.annotate(f"{threshold:.0%}", xy=(1.0, threshold), xycoords=("axes fraction", "data"), **THRESHOLD_NOTE_LOOK)
         ax.set_xticks(range(len(groups)), list(groups))
-        ax.set_xlim(-0.6, len(groups) - 0.4)
+        ax.set_xlim(-GROUPS_X_MARGIN, len(groups) - 1 + GROUPS_X_MARGIN)
         low = min(float(np.min(v)) for v, _ in groups.values())
-        ax.set_ylim(min(low - 0.05, threshold - 0.1), 1.0)
+        ax.set_ylim(min(low - DOTS_Y_MARGIN, threshold - THRESHOLD_Y_MARGIN), 1.0)
         ax.set_ylabel("test cluster accuracy")
-        ax.grid(True, axis="y", alpha=0.3)
+        ax.grid(True, axis="y", **GRID_LOOK)
         ax.set_title(title or f"Accuracy of each replicate against {threshold:.0%}")
     return fig
 
@@ -641,15 +687,16 @@ def plot_sample_grid(samples, *, row_labels=None, title: str | None = None, xlab
     if samples.ndim != 4:
         raise ValueError(f"plot_sample_grid expects [K, n, height, width], got shape {samples.shape}")
     k, n, h, w = samples.shape
-    pad = 2
-    canvas = np.full((k * (h + pad) - pad, n * (w + pad) - pad), 0.45)  # grey gutters between images
+    pad = GUTTER
+    canvas = np.full((k * (h + pad) - pad, n * (w + pad) - pad), GUTTER_GREY)
     for i in range(k):
         for j in range(n):
             canvas[i * (h + pad): i * (h + pad) + h, j * (w + pad): j * (w + pad) + w] = samples[i, j]
     if row_labels is None:
         row_labels = [f"y = {i}" for i in range(k)]
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(min(1.0 + 0.62 * n, 15.0), 0.3 + 0.62 * k + 0.6), layout="constrained")
+        figsize = (min(GRID_WIDTH_MARGIN + IMAGE_INCHES * n, GRID_MAX_WIDTH), IMAGE_INCHES * k + GRID_HEIGHT_MARGIN)
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
         ax.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_yticks([i * (h + pad) + h / 2 for i in range(k)], list(row_labels))
         ax.set_xticks([])
@@ -678,10 +725,11 @@ def plot_confusion(matrix, *, title: str | None = None, sort_clusters: bool = Tr
     total = matrix.sum()
     acc = matrix.max(axis=1).sum() / total if total else float("nan")
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(0.75 * n_labels + 3.0, 0.55 * k + 1.8), layout="constrained")
-        sns.heatmap(matrix[order], annot=True, fmt="d" if np.issubdtype(matrix.dtype, np.integer) else ".0f",
+        fig, ax = plt.subplots(figsize=(CELL_WIDTH * n_labels + CONFUSION_WIDTH_MARGIN,
+                                        CELL_HEIGHT * k + CONFUSION_HEIGHT_MARGIN), layout="constrained")
+        sns.heatmap(matrix[order], annot=True, fmt=".0f",  # whole counts, whether int or float
                     cmap="Blues", cbar_kws={"label": "test images"}, ax=ax, yticklabels=rows,
-                    xticklabels=list(range(n_labels)), annot_kws={"fontsize": 10})
+                    xticklabels=list(range(n_labels)), annot_kws={"fontsize": COUNT_FONTSIZE})
         ax.set_xlabel("true digit")
         ax.set_ylabel("cluster (argmax q(y|x)) -> its majority digit")
         ax.tick_params(axis="y", rotation=0)
