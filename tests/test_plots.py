@@ -318,6 +318,7 @@ def test_redraw_figures(results, capsys, monkeypatch):
                         save(fig, path, **kw))
     save_figure_data(results, plots.load_runs(results, ["gmvae"]))  # of the best replicate's last epoch
     shutil.copytree(runs.run_dir(results, "gmvae", 0), runs.run_dir(results, "mine", 0))  # a model of your own
+    write_run(results / "earlier" / "shuffled_first_pass", "m2", 0, m2_log())  # runs kept from an earlier protocol
     report = figures.redraw_figures(results)
     assert plt.get_fignums() == []  # each figure closed once saved: a redraw of many figures holds none
     names = sorted(p.name for p in report["written"])
@@ -334,6 +335,7 @@ def test_redraw_figures(results, capsys, monkeypatch):
                                                         "training_time.csv", "training_time.md"]
     md = (results / "run_table.md").read_text()
     assert "| GMVAE | 1 | 20 (last) |" in md and "H(y\\|x)" in md  # "|" escaped in the header too
+    assert "## ours, shuffled first pass\n" in (results / "fidelity.md").read_text()
     out = capsys.readouterr().out
     for path in report["written"] + report["tables"]:
         assert path.stat().st_size > 0
@@ -371,9 +373,10 @@ def test_redraw_rewrites_the_readme_claims_table_between_its_markers_and_nothing
         assert readme.read_text() == text
 
 
-def test_redraw_writes_the_fidelity_of_kept_runs_in_their_own_section(results):
+def test_the_fidelity_of_kept_runs_is_written_in_their_own_section(results):
     write_run(results / "earlier" / "shuffled_first_pass", "m2", 0, m2_log())
-    figures.redraw_figures(results, verbose=False)
+    df, theirs, kept = figures.load_logs(results)
+    tables.write_tables(df, results, theirs, kept)
     text = (results / "fidelity.md").read_text()
     assert text.index("## ours\n") < text.index("## ours, shuffled first pass\n")
     fidelity = pd.read_csv(results / "fidelity.csv")
@@ -381,43 +384,19 @@ def test_redraw_writes_the_fidelity_of_kept_runs_in_their_own_section(results):
     assert set(fidelity.loc[fidelity["source"] != "ours", "run_name"]) == {"m2"}
 
 
-@pytest.mark.slow  # draws every figure: 19 s on an AVX2 EPYC
-def test_model_figures_are_redrawn_from_saved_data(results):
-    assert figures.load_model_figure_data(results) is None
-    confusion = np.zeros((10, 10), dtype=int)
-    confusion[np.arange(10), (np.arange(10) + 3) % 10] = 50  # cluster c holds digit c+3
-    confusion[4, 0] = 5
-    samples = np.random.default_rng(0).random((10, 3, 28, 28)).astype(np.float16)
-    path = results / figures.MODEL_FIGURE_DATA
-    path.parent.mkdir(parents=True)
-    test_loss = float(runs.read_log(runs.run_dir(results, "gmvae", 1))["test_loss"].iloc[-1])
-    np.savez_compressed(path, samples=samples, confusion=confusion, seed=1, epoch=20,  # as save_model_figure_data does
-                        test_loss=test_loss)
-
-    data = figures.load_model_figure_data(results)
-    assert (data["seed"], data["epoch"]) == (1, 20) and data["samples"].shape == (10, 3, 28, 28)
-    drawn = figures.draw_model_figures(data)
-    assert f"accuracy {500 / 505:.3f}" in drawn["gmvae_confusion.png"].axes[0].get_title()
-    assert "GMVAE seed 1, epoch 20" in drawn["gmvae_samples.png"].axes[0].get_title()
-    report = figures.redraw_figures(results, verbose=False)
-    assert {"gmvae_samples.png", "gmvae_confusion.png"} <= {p.name for p in report["written"]}
-    assert not report["skipped"].keys() & {"gmvae_samples.png", "gmvae_confusion.png"}
-    # the notebook uses saved data only if it belongs to the best replicate's last epoch (here seed 1, epoch 20)
+def test_make_figures_finds_the_model_figure_data_here_or_in_a_profiles_folder_and_only_of_its_run(results):
+    """Notebook 03 saves it in results/<profile>/; data of another run of the same seed and length (its last test loss
+    differs: retrained, another protocol) is not this run's."""
     df = plots.load_runs(results, ["gmvae"])
-    assert figures.model_figure_data(results, df)["seed"] == 1
-    assert figures.model_figure_data(results, df[df["epoch"] <= 10]) is None
-    # another run of the same seed and length (retrained, another protocol) is not this data's run
+    assert figures.load_model_figure_data(results) is None and figures.saved_model_figure_data(results, df) is None
+    save_figure_data(results / "post", df, marker=7)
+    assert figures.saved_model_figure_data(results, df)["confusion"][0, 0] == 7
+    save_figure_data(results, df, marker=8)
+    assert figures.saved_model_figure_data(results, df)["confusion"][0, 0] == 8  # results/ first
     other = df.copy()
     other.loc[(other["seed"] == 1) & (other["epoch"] == 20), "test_loss"] += 0.01
-    assert figures.model_figure_data(results, other) is None
-    # redraw finds it in a profile's folder, where notebook 03 writes it, and skips data of another run
-    (results / "post" / "figures").mkdir(parents=True)
-    path.parent.rename(results / "post" / figures.MODEL_FIGURE_DATA.parent)
-    assert {"gmvae_samples.png", "gmvae_confusion.png"} <= {p.name for p in figures.redraw_figures(results, verbose=False)["written"]}
-    log = runs.read_log(runs.run_dir(results, "gmvae", 1))
-    log.loc[log["epoch"] == 20, "test_loss"] += 0.01
-    runs.write_log(runs.run_dir(results, "gmvae", 1), log)
-    assert {"gmvae_samples.png", "gmvae_confusion.png"} <= figures.redraw_figures(results, verbose=False)["skipped"].keys()
+    assert figures.saved_model_figure_data(results, other) is None
+    assert figures.saved_model_figure_data(results, df[df["epoch"] <= 10]) is None
 
 
 def test_model_figure_data_is_computed_only_from_a_checkpoint_of_the_epoch_drawn(results, tmp_path, monkeypatch):
@@ -877,7 +856,7 @@ def test_the_per_replicate_accuracy_figure_draws_each_groups_values_sorted_and_c
     with pytest.raises(ValueError, match="^plot_accuracy_per_replicate: nothing to draw$"):
         plots.plot_accuracy_per_replicate({})
 
-def test_redraw_writes_the_precision_study_of_the_earlier_float32_and_bfloat16_runs(results):
+def test_the_tables_hold_the_precision_study_of_the_earlier_float32_and_bfloat16_runs(results):
     """The earlier float32 runs lie 1 nat of loss above the current ones, and the bfloat16 GMVAE seed 0 0.3 nats
     above its float32 twin: the study compares the two earlier sets (0.3), not bfloat16 with the current runs."""
     for seed in (0, 1):
@@ -887,12 +866,12 @@ def test_redraw_writes_the_precision_study_of_the_earlier_float32_and_bfloat16_r
     shifted = gmvae_log(seed=0)
     shifted["test_loss"] += 1.3
     write_run(results / "earlier" / "tfp_bernoulli_mixed_bfloat16", "gmvae", 0, shifted)
-    figures.redraw_figures(results, verbose=False)
+    df, theirs, kept = figures.load_logs(results)
+    tables.write_tables(df, results, theirs, kept)
     table = pd.read_csv(results / "earlier" / "precision.csv")
     loss = table[(table["metric"] == "loss") & (table["epoch"].astype(str) == "10")]
     assert loss["difference"].to_numpy() == pytest.approx([0.3])
     assert not (results / "precision.csv").exists()
     # a profile's notebooks write their tables elsewhere (results/<profile>/): the study stays beside its runs
-    df, theirs, kept = figures.load_logs(results)
     tables.write_tables(df, results / "cpu", theirs, kept)
     assert (results / "cpu" / "fidelity.md").is_file() and not (results / "cpu" / "earlier").exists()
