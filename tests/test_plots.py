@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -115,11 +116,20 @@ def test_plot_curves_panels_references_and_nan_marker(results, tmp_path):
     entropy_ax, loss_ax, acc_ax = fig.axes
     assert [l.get_ydata()[0] for l in entropy_ax.lines if l.get_gid() == "ref_entropy"] == [pytest.approx(LN10)]
     assert [l.get_ydata()[0] for l in acc_ax.lines if l.get_gid() == "ref_majority"] == [pytest.approx(0.1135)]
-    for ax in fig.axes:
+    for ax, (_, title, ylabel) in zip(fig.axes, plots.PANELS):
         assert any(l.get_gid() == "nan_epoch" and l.get_xdata()[0] == 12 for l in ax.lines)
         assert any(l.get_gid() == "nan_marker" for l in ax.lines)
-        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+        assert (ax.get_title(), ax.get_ylabel()) == (title, ylabel)
+        assert ax.get_xlabel() == "epoch (500 iterations of batch 100)"  # what an epoch is in these runs
+        assert ax.get_xlim() == pytest.approx((0, 12 * 1.02))  # the NaN epoch is the last drawn
     assert "nats" in entropy_ax.get_ylabel() and "nats" in loss_ax.get_ylabel()
+    notes = {ax: [t.get_text() for t in ax.texts] for ax in fig.axes}
+    assert notes[entropy_ax] == ["ln 10 = 2.303: q(y|x) uniform"] and notes[loss_ax] == []
+    assert notes[acc_ax] == ["majority-class rate 0.1135"]
+    assert acc_ax.get_ylim() == (0, 1.02) and entropy_ax.get_ylim()[0] == -0.05
+    assert entropy_ax.get_ylim()[1] >= LN10 * 1.15  # room above ln 10 for its note
+    df.loc[df.index[0], "batch_size"] = 50  # runs of different batch sizes: an epoch is no one thing
+    assert plots.plot_curves(df).axes[0].get_xlabel() == "epoch"
     path = plots.save_figure(fig, tmp_path / "figs" / "curves.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -134,12 +144,70 @@ def test_plot_curves_replicates_mean_and_band(results):
     assert not any(l.get_gid() == "nan_epoch" for l in ax.lines)
 
 
+
+def test_the_legends_caption_says_what_each_line_style_band_and_mark_is_and_nothing_more(results):
+    caption = lambda fig: fig.legends[0].get_title().get_text()  # noqa: E731
+    df = plots.load_runs(results, ["m2", "modified_m2", "gmvae"])
+    assert caption(plots.plot_curves(df[df["run_name"] == "m2"])) == "Solid: ours."
+    assert caption(plots.plot_curves(df[df["run_name"] == "gmvae"], original=original_logs())) == (
+        "Solid: ours; thin: each of our runs. Dashed, lighter: the original's runs (RuiShu/vae-clustering's logs).\n"
+        "Bands: ours, the 68 % bootstrap confidence interval (CI) of the mean, as in the post's figures; "
+        "the original's, the min-max of its runs.")
+    one_original = original_logs()[lambda d: d["seed"] == 0]
+    assert caption(plots.plot_overlay(df, original=one_original, show_replicates=False)) == (
+        "Solid: ours. Dashed, lighter: the original's runs (RuiShu/vae-clustering's logs).\n"
+        "Bands: ours, the 68 % bootstrap confidence interval (CI) of the mean, as in the post's figures.\n"
+        "Dotted line and dark grey X: a run of ours turned NaN at that epoch.")
+
+
+def test_the_loss_insets_curves_are_the_panels_over_the_last_half_of_the_epochs_every_mean_reached(results):
+    """Modified M2's loss is finite to epoch 11 (NaN at 12): the inset shows epochs 6-11 (half of 11, rounded; the
+    original's logs, made up to end at 9, do not cut it), every mean and band of the panel in its colour and style, its
+    y axis 8 % beyond the lowest and highest value there, the original's band (its second run 8 nats higher) too."""
+    df = plots.load_runs(results, ["m2", "modified_m2", "gmvae"])
+    original = original_logs(epochs=9)
+    original.loc[original["seed"] == 1, "test_loss"] += 8
+    fig = plots.plot_overlay(df, original=original, zoom_loss=True)
+    loss = fig.axes[1]
+    inset, = loss.child_axes
+    assert [ax.child_axes for ax in (fig.axes[0], fig.axes[2])] == [[], []]
+    assert inset.get_xlim() == (6, 11) and inset.get_title() == "epochs 6-11, zoomed"
+    fig.canvas.draw()  # places the inset: in the upper right of the panel, in axes fractions
+    panel, box = loss.get_position(), inset.get_position()
+    assert ((box.x0 - panel.x0) / panel.width, (box.y0 - panel.y0) / panel.height, box.width / panel.width,
+            box.height / panel.height) == pytest.approx(plots.INSET_BOUNDS)
+    drawn = [line for line in loss.lines if line.get_gid() in ("mean", "original_mean")]
+    copied = [line for line in inset.lines if line.get_gid() in ("mean", "original_mean")]
+    assert [(l.get_label(), l.get_color(), l.get_linestyle(), l.get_zorder()) for l in copied] == [
+        (l.get_label(), l.get_color(), l.get_linestyle(), l.get_zorder()) for l in drawn]
+    for line, copy in zip(drawn, copied):
+        np.testing.assert_array_equal(copy.get_xydata(), line.get_xydata())
+        assert copy.get_linewidth() == pytest.approx(line.get_linewidth() * plots.INSET_LINE_SCALE)
+    bands = [band for band in loss.collections if band.get_gid() in ("band", "original_band")]
+    copies = [band for band in inset.collections if band.get_gid() in ("band", "original_band")]
+    assert [(b.get_label(), b.get_gid(), b.get_zorder(), b.get_hatch()) for b in copies] == [
+        (b.get_label(), b.get_gid(), b.get_zorder(), b.get_hatch()) for b in bands]
+    for band, copy in zip(bands, copies):
+        np.testing.assert_array_equal(copy.get_facecolor(), band.get_facecolor())
+        np.testing.assert_array_equal(*(np.unique(b.get_paths()[0].vertices, axis=0) for b in (copy, band)))
+    e = np.arange(6, 12)
+    theirs = gmvae_log(9)["test_loss"].to_numpy()[5:9]  # the original's runs: made up as our GMVAE's, and 8 higher
+    values = np.concatenate([95 + 20 * np.exp(-e / 5), 105 + 20 * np.exp(-e / 5), 100 + 20 * np.exp(-e / 5), theirs,
+                             theirs + 8])
+    assert values.max() == theirs[0] + 8  # the band's upper edge
+    pad = (values.max() - values.min()) * 0.08
+    assert inset.get_ylim() == pytest.approx((values.min() - pad, values.max() + pad), abs=0.01)  # logs: 5 digits
+    indicator, = [c for c in loss.get_children() if type(c).__name__ == "InsetIndicator"]  # the zoomed region framed
+    assert indicator.rectangle.get_edgecolor()[:3] == to_rgb(plots.INSET_FRAME_COLOR)
+
 def test_plot_curves_custom_majority_and_empty(results):
     df = plots.load_runs(results, ["m2"])
     fig = plots.plot_curves(df, majority=plots.majority_rate([0, 1, 1, 2]))
     assert [l.get_ydata()[0] for l in fig.axes[2].lines if l.get_gid() == "ref_majority"] == [0.5]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^plot_curves: no logs to draw \(empty DataFrame\)$"):
         plots.plot_curves(df.iloc[0:0])
+    with pytest.raises(ValueError, match=r"^plot_overlay: no logs to draw \(empty DataFrame\)$"):
+        plots.plot_overlay(df.iloc[0:0])
 
 
 def test_plot_overlay_legend_and_colours(results):
