@@ -109,6 +109,48 @@ def test_load_runs_long_form(results):
     assert plots.load_runs(results, ["nothing"]).empty
 
 
+
+def test_load_runs_reads_each_runs_configuration_provenance_and_nan_epoch_onto_every_row(tmp_path):
+    """gmvae seed 2: K = 16, clipped at 5, batch 50, trained on "CPU A"; seed 0 (an older record): the machine as a
+    string, no clipping; seed 3 turned NaN before its first logged epoch; seed 4's folder has neither log nor NaN;
+    "seedx" and "notes" are no seed folders."""
+    d = write_run(tmp_path, "gmvae", 2, gmvae_log(4))
+    record = runs.read_record(d)
+    record["config"].update(k=16, clip_norm=5.0, batch_size=50, iters_per_epoch=20)
+    record["provenance"] = {"machine": {"processor": "CPU A"}}
+    runs.write_record(d, record)
+    d = write_run(tmp_path, "gmvae", 0, gmvae_log(3))
+    record = runs.read_record(d)
+    record["provenance"] = {"machine": "CPU B"}
+    runs.write_record(d, record)
+    d = write_run(tmp_path, "gmvae", 3, gmvae_log(1), nan_epoch=1)
+    (d / "log.csv").unlink()
+    record = runs.read_record(d)
+    del record["config"]["k"]  # a record without K: the post's 10
+    runs.write_record(d, record)
+    runs.write_record(runs.run_dir(tmp_path, "gmvae", 4), {"config": {}, "status": {}})
+    for other in ("seedx", "notes"):
+        (tmp_path / "runs" / "gmvae" / other).mkdir()
+    df = plots.load_runs(tmp_path, "gmvae")
+    assert list(df.columns) == list(runs.LOG_COLUMNS) + ["run_name", "seed", "source", "nan_epoch", "k", "iters_per_epoch",
+                                                          "batch_size", "clip_norm", "precision", "processor"]
+    by_seed = {seed: g for seed, g in df.groupby("seed")}
+    assert sorted(by_seed) == [0, 2, 3] and list(by_seed[2]["epoch"]) == [1, 2, 3, 4]
+    two = by_seed[2].iloc[-1]
+    assert (two["k"], two["clip_norm"], two["batch_size"], two["iters_per_epoch"], two["processor"], two["precision"],
+            two["source"], two["run_name"]) == (16, 5.0, 50, 20, "CPU A", "float32", "ours", "gmvae")
+    assert np.isnan(two["nan_epoch"]) and by_seed[0]["processor"].isna().all()  # an older record names no processor
+    assert by_seed[0]["clip_norm"].isna().all() and by_seed[0]["k"].eq(10).all()
+    three, = by_seed[3].itertuples()  # one row, so that its NaN mark shows
+    assert (three.epoch, three.nan_epoch, three.k, three.precision, three.source) == (0, 1.0, 10, "float32", "ours")
+    assert np.isnan(three.test_loss) and three.batch_size == 100 and np.isnan(three.clip_norm)
+    assert plots.load_runs(tmp_path, ["gmvae"], max_epoch=0)["nan_epoch"].isna().all()  # its NaN came after epoch 0
+    assert list(plots.load_runs(tmp_path, ["gmvae"], seeds=[0, 3])["seed"].unique()) == [0, 3]
+    empty = plots.load_runs(tmp_path, ["m2"])
+    assert empty.empty and list(empty.columns) == list(df.columns)
+    assert [str(empty[c].dtype) for c in ("run_name", "source", "precision", "processor", "epoch", "k")] == [
+        "object"] * 4 + ["float64"] * 2
+
 def test_plot_curves_panels_references_and_nan_marker(results, tmp_path):
     df = plots.load_runs(results, ["modified_m2"])
     fig = plots.plot_curves(df, title="synthetic")

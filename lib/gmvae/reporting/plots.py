@@ -240,20 +240,21 @@ def load_runs(results_dir, run_names, *, seeds=None, max_epoch=None) -> pd.DataF
         for seed, d in _seed_dirs(results_dir, run_name):
             if seeds is not None and seed not in set(seeds):
                 continue
-            log = runs.read_log(d)
+            log = runs.read_log(d).copy()
             record = runs.read_record(d) or {}
-            if log.empty and not (record.get("status") or {}).get("nan_epoch"):
-                continue
-            status = record.get("status") or {}
             config = record.get("config") or {}
             machine = (record.get("provenance") or {}).get("machine")
             processor = machine.get("processor") if isinstance(machine, dict) else None  # older records: a string
-            nan_epoch = status.get("nan_epoch")
-            log = log.copy()
+            nan_epoch = (record.get("status") or {}).get("nan_epoch")
             if max_epoch is not None:
                 log = log[log["epoch"] <= max_epoch]
                 if nan_epoch is not None and nan_epoch > max_epoch:
                     nan_epoch = None
+            if log.empty:
+                if nan_epoch is None:  # its NaN came after max_epoch: nothing to draw
+                    continue
+                # stopped at NaN before logging any epoch: one row, so that the NaN mark shows
+                log = pd.DataFrame([{**{c: np.nan for c in runs.LOG_COLUMNS}, "epoch": 0}])
             log["run_name"] = run_name
             log["seed"] = seed
             log["source"] = "ours"
@@ -264,21 +265,13 @@ def load_runs(results_dir, run_names, *, seeds=None, max_epoch=None) -> pd.DataF
             log["clip_norm"] = config.get("clip_norm") or np.nan
             log["precision"] = config.get("precision")
             log["processor"] = processor
-            if log.empty:  # stopped at NaN before logging any epoch: keep one row so the marker shows
-                row = {c: np.nan for c in runs.LOG_COLUMNS}
-                row.update(epoch=0, run_name=run_name, seed=seed, source="ours", nan_epoch=float(nan_epoch), k=int(config.get("k", 10)),
-                           iters_per_epoch=config.get("iters_per_epoch", np.nan), batch_size=config.get("batch_size", np.nan),
-                           clip_norm=config.get("clip_norm") or np.nan, precision=config.get("precision"),
-                           processor=processor)
-                log = pd.DataFrame([row])
             frames.append(log)
     columns = list(runs.LOG_COLUMNS) + ["run_name", "seed", "source", "nan_epoch", "k", "iters_per_epoch", "batch_size",
                                         "clip_norm", "precision", "processor"]
     if not frames:
         text = ("run_name", "source", "precision", "processor")
         return pd.DataFrame({c: pd.Series(dtype="object" if c in text else "float64") for c in columns})
-    df = pd.concat(frames, ignore_index=True)
-    return df[columns + [c for c in df.columns if c not in columns]]
+    return pd.concat(frames, ignore_index=True)  # in the order of columns: runs.read_log gives LOG_COLUMNS
 
 
 def final_values(df: pd.DataFrame, column: str) -> pd.DataFrame:
