@@ -211,6 +211,18 @@ def test_each_model_has_the_posts_colour_and_every_other_run_its_own_neither_a_m
         assert min(abs(hue_degrees(plots.color(variant)) - hue_degrees(plots.color(m))) for m in models) > 10, variant
     assert is_grey(plots.NAN_COLOR) and is_grey(plots.ORIGINAL_NAN_COLOR)  # NaN marks: grey, no run's colour
     assert plots.color("a_run_without_a_colour") in plots.VARIANT_COLORS.values()
+    fallback = list(plots.VARIANT_COLORS.values())
+    assert [plots.color("mine", i) for i in (0, 1, len(fallback) + 1)] == [fallback[0], fallback[1], fallback[1]]
+    assert plots.original_color("mine", 1) == plots.lighter(fallback[1])
+    # lighter: that share of the way to white, the original's runs 45 % of it
+    assert plots.lighter("#000000", 0.25) == "#404040" and plots.lighter("#204060") == plots.lighter("#204060", 0.45)
+    assert plots.original_color("gmvae") == plots.lighter(plots.color("gmvae"), plots.ORIGINAL_LIGHTEN)
+
+
+def test_runs_are_named_and_ordered_as_in_the_post_and_others_after_them_alphabetically():
+    assert [plots.label(r) for r in ("m2", "modified_m2", "gmvae", "mine")] == ["M2", "modified M2", "GMVAE", "mine"]
+    names = ["zeta", "gmvae", "alpha", "modified_m2_clip", "m2", "modified_m2"]
+    assert sorted(names, key=plots.model_order) == ["m2", "modified_m2", "gmvae", "modified_m2_clip", "alpha", "zeta"]
 
 
 # Our made-up replicates: offsets 0, 1 and 5 (times a metric's scale) at every epoch, so that their mean (2),

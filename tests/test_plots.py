@@ -242,6 +242,62 @@ def test_the_loss_insets_curves_are_the_panels_over_the_last_half_of_the_epochs_
     indicator, = [c for c in loss.get_children() if type(c).__name__ == "InsetIndicator"]  # the zoomed region framed
     assert indicator.rectangle.get_edgecolor()[:3] == to_rgb(plots.INSET_FRAME_COLOR)
 
+
+def test_titles_name_each_model_its_replicates_the_horizon_and_the_original(results):
+    df = plots.load_runs(results, ["m2", "modified_m2", "gmvae"])
+    title = lambda fig: fig._suptitle.get_text()  # noqa: E731
+    assert title(plots.plot_curves(df)) == (
+        "M2 (1 replicate), modified M2 (1 replicate), GMVAE (2 replicates): test-set curves to epoch 20")
+    assert title(plots.plot_curves(df[df["run_name"] == "gmvae"], original=original_logs(), max_epoch=200)) == (
+        "GMVAE (2 replicates): test-set curves to epoch 200, over the original's")
+    assert title(plots.plot_curves(df, title="T")) == "T"
+    assert title(plots.plot_overlay(df, run_names=["gmvae", "m2", "m2_iaf"], original=original_logs("m2"))) == (
+        "GMVAE vs M2: test-set curves to epoch 20, over the original's")
+    assert title(plots.plot_overlay(df, max_epoch=15)) == "M2 vs modified M2 vs GMVAE: test-set curves to epoch 15"
+    assert title(plots.plot_overlay(df, run_names=["m2"], original=original_logs("gmvae"))) == (
+        "M2: test-set curves to epoch 20")  # the original's logs hold no M2 here
+
+
+def test_the_overlay_lays_out_up_to_three_panels_in_a_row_and_four_in_two_rows(results):
+    df = plots.load_runs(results, ["m2", "gmvae"])
+    df["test_mutual_information"] = 0.5
+    three = plots.plot_overlay(df)
+    four = plots.plot_overlay(df, panels=(plots.MUTUAL_INFORMATION_PANEL, *plots.PANELS))
+    assert [ax.get_subplotspec().get_geometry()[:2] for ax in (three.axes[0], four.axes[0])] == [(1, 3), (2, 2)]
+    assert [ax.get_title() for ax in four.axes] == [title for _, title, _ in (plots.MUTUAL_INFORMATION_PANEL, *plots.PANELS)]
+    assert tuple(three.get_size_inches()) == plots.FIGSIZE_WIDE
+    assert tuple(four.get_size_inches()) == pytest.approx((14.0, 4.6 * 2 * 0.9))
+    two = plots.plot_overlay(df, panels=plots.PANELS[:2])
+    assert len(two.axes) == 2 and tuple(two.get_size_inches()) == plots.FIGSIZE_WIDE
+
+
+def test_the_legend_sits_below_the_panels_in_three_columns_or_two_for_long_entries(results):
+    df = plots.load_runs(results, ["m2", "modified_m2", "gmvae"])
+    legend = plots.plot_overlay(df).legends[0]
+    assert legend._ncols == 3 and legend.get_title().get_fontsize() == 10.5 and not legend.get_frame_on()
+    assert legend._loc == 8  # lower center, outside the panels
+    shutil.copytree(runs.run_dir(results, "gmvae", 0), runs.run_dir(results, "modified_m2_original_graph", 0))
+    long = plots.plot_overlay(plots.load_runs(results, ["m2", "gmvae", "modified_m2_original_graph"])).legends[0]
+    assert [len(t.get_text()) for t in long.get_texts()] == [16, 38, 57] and long._ncols == 2
+    one = plots.plot_curves(df[df["run_name"] == "m2"]).legends[0]
+    assert one._ncols == 1 and [t.get_text() for t in one.get_texts()] == ["M2 (ours): 1 run"]
+    band_and_mean, = [h for h in plots.plot_curves(df[df["run_name"] == "gmvae"]).legends[0].legend_handles]
+    assert band_and_mean is not None  # one entry for the mean and its band together
+
+
+def test_save_figure_writes_a_png_at_the_dpi_asked_into_a_new_folder_and_closes_it_if_asked(tmp_path):
+    from PIL import Image
+
+    fig = plt.figure(figsize=(2, 1))
+    path = plots.save_figure(fig, tmp_path / "new" / "a.png")
+    assert path == tmp_path / "new" / "a.png" and plt.fignum_exists(fig.number)
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.info["dpi"] == pytest.approx((plots.SAVE_DPI, plots.SAVE_DPI), abs=0.1)
+    plots.save_figure(fig, tmp_path / "b.png", dpi=50, close=True)
+    with Image.open(tmp_path / "b.png") as image:
+        assert image.info["dpi"] == pytest.approx((50, 50), abs=0.1)
+    assert not plt.fignum_exists(fig.number)
+
 def test_plot_curves_custom_majority_and_empty(results):
     df = plots.load_runs(results, ["m2"])
     fig = plots.plot_curves(df, majority=plots.majority_rate([0, 1, 1, 2]))
