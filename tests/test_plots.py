@@ -493,7 +493,8 @@ def test_redraw_figures(results, capsys, monkeypatch):
                            + ["gmvae_accuracy_per_replicate.png", "graphical_models.png", "gmvae_samples.png",
                               "gmvae_confusion.png", figures.OTHER_RUNS_FIGURE])
     assert {path.parent for path in report["written"]} == {results / "figures"}
-    assert "mine (ours): 1 run" in [t.get_text() for t in drawn[figures.OTHER_RUNS_FIGURE].legends[0].get_texts()]
+    assert [t.get_text().split(" (ours)")[0] for t in drawn[figures.OTHER_RUNS_FIGURE].legends[0].get_texts()] == [
+        "M2", "modified M2", "GMVAE", "mine"]  # the post's models first, in its order
     assert {"modified_m2_variants.png", "modified_m2_clipping.png"} <= set(report["skipped"])
     assert sorted(p.name for p in report["tables"]) == ["claims.csv", "claims.md", "fidelity.csv", "fidelity.md",
                                                         "fidelity_distributions.csv", "fidelity_distributions.md",
@@ -516,7 +517,8 @@ def test_redraw_figures(results, capsys, monkeypatch):
     assert out.count("skipped modified_m2_variants.png: no logs of modified_m2_identity or modified_m2_relu_layer\n") == 1
     assert "skipped modified_m2_clipping_post_horizon.png: no logs of modified_m2_clip\n" in out
     with pytest.raises(FileNotFoundError, match=r"no run logs under .*nowhere.runs: a results folder holds them as "
-                                                r"runs/<run>/seed<k>/log.csv \(with run.json\)"):
+                                                r"runs/<run>/seed<k>/log.csv \(with run.json\), as the notebooks and "
+                                                r"`python -m gmvae reproduce` write them$"):
         figures.redraw_figures(results / "nowhere")
     assert figures.figure_file("overlay.png") == "overlay.png"
     assert figures.figure_file("overlay.png", post_horizon=True) == "overlay_post_horizon.png"
@@ -727,7 +729,8 @@ def test_save_model_figure_data_from_a_trained_run(tmp_path, monkeypatch):
     asked = []
     monkeypatch.setattr(figures, "load_data", lambda data_path: asked.append(data_path) or synthetic_mnist())
     path = figures.save_model_figure_data(run_dir, tmp_path / "out", "mnist.npz", n_per_cluster=2)
-    assert path == tmp_path / "out" / figures.MODEL_FIGURE_DATA and asked == ["mnist.npz"]
+    assert figures.save_model_figure_data(run_dir, tmp_path / "out", "mnist.npz", n_per_cluster=2) == path  # again
+    assert path == tmp_path / "out" / figures.MODEL_FIGURE_DATA and asked == ["mnist.npz"] * 2
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left beside it
     with np.load(path) as saved:
         assert saved["samples"].dtype == np.float16  # a quarter of float64's bytes: the file is committed
@@ -742,6 +745,8 @@ def test_save_model_figure_data_from_a_trained_run(tmp_path, monkeypatch):
     assert data["confusion"].sum() == 30
     np.testing.assert_allclose(data["samples"], evaluate.cluster_samples(model, n_per_cluster=2, seed=0), atol=1e-3)
     assert data["samples"].shape == (3, 2, 28, 28)
+    figures.save_model_figure_data(run_dir, tmp_path / "out", "mnist.npz")
+    assert figures.load_model_figure_data(tmp_path / "out")["samples"].shape == (3, 10, 28, 28)  # 10 per cluster
 
 def test_validate_parameters(tmp_path):
     out = parameters.validate_parameters("smoke", None, None, tmp_path / "new", run_names=["m2"])
