@@ -71,6 +71,11 @@ def gmvae_log(epochs=20, seed=0, **kw):
                     lambda e: 0.75 + 0.01 * seed - 0.3 * np.exp(-e / 5), **kw)
 
 
+def is_reference_line(line) -> bool:
+    """Dashed and dark grey, as every reference line (ln K, the majority-class rate, 80 %, the clipping threshold)."""
+    return line.get_linestyle() == "--" and to_rgb(line.get_color()) == to_rgb("0.3")
+
+
 @pytest.fixture
 def results(tmp_path):
     write_run(tmp_path, "m2", 0, m2_log())
@@ -169,6 +174,8 @@ def test_plot_curves_panels_references_and_nan_marker(results, tmp_path):
     assert notes[entropy_ax] == ["ln 10 = 2.303: q(y|x) uniform"] and notes[loss_ax] == []
     assert notes[acc_ax] == ["majority-class rate 0.1135"]
     assert acc_ax.get_ylim() == (0, 1.02) and entropy_ax.get_ylim()[0] == -0.05
+    references = [l for ax in fig.axes for l in ax.lines if (l.get_gid() or "").startswith("ref_")]
+    assert len(references) == 2 and all(is_reference_line(l) for l in references)
     assert entropy_ax.get_ylim()[1] >= LN10 * 1.15  # room above ln 10 for its note
     df.loc[df.index[0], "batch_size"] = 50  # runs of different batch sizes: an epoch is no one thing
     assert plots.plot_curves(df).axes[0].get_xlabel() == "epoch"
@@ -288,11 +295,13 @@ def test_the_legend_sits_below_the_panels_in_three_columns_or_two_for_long_entri
 def test_save_figure_writes_a_png_at_the_dpi_asked_into_a_new_folder_and_closes_it_if_asked(tmp_path):
     from PIL import Image
 
-    fig = plt.figure(figsize=(2, 1))
-    path = plots.save_figure(fig, tmp_path / "new" / "a.png")
-    assert path == tmp_path / "new" / "a.png" and plt.fignum_exists(fig.number)
+    fig, _ = plt.subplots(figsize=(2, 1))
+    fig.text(1.2, 0.5, "past the right edge")  # drawn, so saved: the image grows to hold it
+    path = plots.save_figure(fig, tmp_path / "new" / "folders" / "a.png")
+    assert path == tmp_path / "new" / "folders" / "a.png" and plt.fignum_exists(fig.number)
     with Image.open(path) as image:
         assert image.format == "PNG" and image.info["dpi"] == pytest.approx((plots.SAVE_DPI, plots.SAVE_DPI), abs=0.1)
+        assert image.size[0] > 2.2 * plots.SAVE_DPI
     plots.save_figure(fig, tmp_path / "b.png", dpi=50, close=True)
     with Image.open(tmp_path / "b.png") as image:
         assert image.info["dpi"] == pytest.approx((50, 50), abs=0.1)
@@ -321,13 +330,15 @@ def test_plot_overlay_legend_and_colours(results):
 
 
 def test_the_sample_grid_shows_each_image_in_its_row_and_column_on_a_0_to_1_grey_scale(tmp_path):
-    """3 clusters of 2 images of 4 x 5 pixels, each a constant (cluster + sample / 10) / 3: the canvas holds them at
-    rows 0, 6, 12 and columns 0, 7, 2-pixel gutters between them in GUTTER_GREY, pixel probability 0 black, 1 white."""
-    samples = np.array([[np.full((4, 5), (i + j / 10) / 3) for j in range(2)] for i in range(3)])
+    """3 clusters of 2 images of 4 x 5 pixels, each a constant (cluster + sample / 10 + 0.1) / 3.5: the canvas holds
+    them at rows 0, 6, 12 and columns 0, 7, 2-pixel gutters between them in GUTTER_GREY, on a grey scale from 0 (black)
+    to 1 (white) whatever the values drawn."""
+    samples = np.array([[np.full((4, 5), (i + j / 10 + 0.1) / 3.5) for j in range(2)] for i in range(3)])
     fig = plots.plot_sample_grid(samples)
     ax, = fig.axes
     image = ax.images[0]
-    canvas = image.get_array()
+    assert not np.ma.is_masked(image.get_array())  # no pixel left out (imshow masks NaN)
+    canvas = np.ma.getdata(image.get_array())
     assert canvas.shape == (3 * 4 + 2 * 2, 2 * 5 + 2)
     for i in range(3):
         for j in range(2):
@@ -1008,7 +1019,8 @@ def test_the_per_replicate_accuracy_figure_draws_each_groups_values_sorted_and_c
     assert (a.get_color(), b.get_color(), a.get_marker(), a.get_linestyle()) == ("#ff0000", "#0000ff", "o", "None")
     assert [(t.get_text(), t.xy) for t in ax.texts if t.get_text().endswith("above")] == [
         ("2 of 4 above", (0, 1.0)), ("1 of 1 above", (1, 1.0))]  # at the top of each column
-    assert [l.get_ydata()[0] for l in ax.lines if l.get_gid() == "ref_high_accuracy"] == [0.8]
+    reference, = [l for l in ax.lines if l.get_gid() == "ref_high_accuracy"]
+    assert reference.get_ydata()[0] == 0.8 and is_reference_line(reference)
     threshold, = [t for t in ax.texts if t.get_text() == "80%"]
     assert (threshold.xy, threshold.xycoords) == ((1.0, 0.8), ("axes fraction", "data"))  # right of the line's end
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"] and ax.get_xlim() == pytest.approx((-0.6, 1.6))

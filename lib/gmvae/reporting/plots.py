@@ -743,11 +743,9 @@ def save_figure(fig, path, *, dpi: int = SAVE_DPI, close: bool = False) -> Path:
 def show(fig) -> None:
     """Display ``fig`` once in a notebook (then close it, so the inline backend does not show it again);
     outside IPython just close it. Notebooks call this explicitly rather than rely on the backend."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:  # pragma: no cover - IPython is installed with ipykernel
-        get_ipython = None
-    if get_ipython is not None and get_ipython() is not None:
+    from IPython import get_ipython  # installed with ipykernel, which runs the notebooks
+    from IPython.display import display
+
+    if get_ipython() is not None:
         display(fig)
     plt.close(fig)
