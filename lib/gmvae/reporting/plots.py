@@ -503,33 +503,24 @@ def _zoom_last_epochs(ax, horizon: int, share: float = 0.5):
     """An inset in the upper right of ``ax`` (a loss panel) with its means and bands over the last ``share`` of the
     epochs all our runs drawn there reached (of ``horizon`` if none), the y axis fitted to them: gaps of a nat or two
     between models, flat on the full axis, show there."""
-    ends = []
-    for line in ax.lines:
-        if line.get_gid() == "mean":
-            x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
-            if np.isfinite(y).any():
-                ends.append(int(x[np.isfinite(y)].max()))
-    end = min(min(ends), horizon) if ends else horizon
+    means = [line for line in ax.lines if line.get_gid() in ("mean", "original_mean")]
+    bands = [band for band in ax.collections if band.get_gid() in ("band", "original_band")]
+    ours = [line.get_xydata() for line in means if line.get_gid() == "mean"]
+    end = min([int(xy[np.isfinite(xy[:, 1]), 0].max()) for xy in ours if np.isfinite(xy[:, 1]).any()] + [horizon])
     start = max(1, int(round(end * (1 - share))))
     inset = ax.inset_axes(list(INSET_BOUNDS))
-    lows, highs = [], []
-    for line in ax.lines:
-        if line.get_gid() in ("mean", "original_mean"):
-            x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
-            inset.plot(x, y, color=line.get_color(), ls=line.get_linestyle(), lw=line.get_linewidth() * INSET_LINE_SCALE,
-                       zorder=line.get_zorder(), gid=line.get_gid(), label=line.get_label())
-            y = y[(x >= start) & (x <= end) & np.isfinite(y)]
-            lows.append(y), highs.append(y)
-    for band in ax.collections:
-        if band.get_gid() in ("band", "original_band"):
-            polygons = [path.vertices for path in band.get_paths()]
-            inset.add_collection(PolyCollection(polygons, facecolors=band.get_facecolor(), edgecolors=band.get_edgecolor(),
-                                                hatch=band.get_hatch(), linewidths=0, zorder=band.get_zorder(),
-                                                gid=band.get_gid(), label=band.get_label()))
-            vertices = np.concatenate(polygons) if polygons else np.empty((0, 2))
-            y = vertices[(vertices[:, 0] >= start) & (vertices[:, 0] <= end) & np.isfinite(vertices[:, 1]), 1]
-            lows.append(y), highs.append(y)
-    values = np.concatenate(lows + highs) if lows else np.empty(0)
+    for line in means:
+        inset.plot(*line.get_xydata().T, color=line.get_color(), ls=line.get_linestyle(),
+                   lw=line.get_linewidth() * INSET_LINE_SCALE, zorder=line.get_zorder(), gid=line.get_gid(),
+                   label=line.get_label())
+    for band in bands:
+        inset.add_collection(PolyCollection([path.vertices for path in band.get_paths()], facecolors=band.get_facecolor(),
+                                            edgecolors=band.get_edgecolor(), hatch=band.get_hatch(), linewidths=0,
+                                            zorder=band.get_zorder(), gid=band.get_gid(), label=band.get_label()))
+    # every point of a mean or a band's outline (a run's curve is always drawn, so there is one)
+    points = np.concatenate([line.get_xydata() for line in means] + [path.vertices for band in bands
+                                                                      for path in band.get_paths()])
+    values = points[(points[:, 0] >= start) & (points[:, 0] <= end) & np.isfinite(points[:, 1]), 1]
     if values.size:
         low, high = values.min(), values.max()
         pad = max(high - low, INSET_MIN_SPAN) * INSET_Y_MARGIN
