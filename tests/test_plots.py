@@ -159,7 +159,9 @@ def test_load_runs_reads_each_runs_configuration_provenance_and_nan_epoch_onto_e
 def test_plot_curves_panels_references_and_nan_marker(results, tmp_path):
     df = plots.load_runs(results, ["modified_m2"])
     fig = plots.plot_curves(df, title="synthetic")
-    assert len(fig.axes) == 3
+    assert [ax.get_subplotspec().get_geometry()[:2] for ax in fig.axes] == [(1, 3)] * 3  # side by side, as the post's
+    assert tuple(fig.get_size_inches()) == plots.FIGSIZE_WIDE and fig.get_layout_engine() is not None
+    assert fig._suptitle.get_fontsize() == plots._STYLE["figure.titlesize"]
     entropy_ax, loss_ax, acc_ax = fig.axes
     assert [l.get_ydata()[0] for l in entropy_ax.lines if l.get_gid() == "ref_entropy"] == [pytest.approx(LN10)]
     assert [l.get_ydata()[0] for l in acc_ax.lines if l.get_gid() == "ref_majority"] == [pytest.approx(0.1135)]
@@ -277,7 +279,8 @@ def test_the_overlay_lays_out_up_to_three_panels_in_a_row_and_four_in_two_rows(r
     four = plots.plot_overlay(df, panels=(plots.MUTUAL_INFORMATION_PANEL, *plots.PANELS))
     assert [ax.get_subplotspec().get_geometry()[:2] for ax in (three.axes[0], four.axes[0])] == [(1, 3), (2, 2)]
     assert [ax.get_title() for ax in four.axes] == [title for _, title, _ in (plots.MUTUAL_INFORMATION_PANEL, *plots.PANELS)]
-    assert tuple(three.get_size_inches()) == plots.FIGSIZE_WIDE
+    assert tuple(three.get_size_inches()) == plots.FIGSIZE_WIDE and three.get_layout_engine() is not None
+    assert three._suptitle.get_fontsize() == plots._STYLE["figure.titlesize"]
     assert tuple(four.get_size_inches()) == pytest.approx((14.0, 4.6 * 2 * 0.9))
     two = plots.plot_overlay(df, panels=plots.PANELS[:2])
     assert len(two.axes) == 2 and tuple(two.get_size_inches()) == plots.FIGSIZE_WIDE
