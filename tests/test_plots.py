@@ -166,8 +166,13 @@ def test_plot_curves_panels_references_and_nan_marker(results, tmp_path):
     assert [l.get_ydata()[0] for l in entropy_ax.lines if l.get_gid() == "ref_entropy"] == [pytest.approx(LN10)]
     assert [l.get_ydata()[0] for l in acc_ax.lines if l.get_gid() == "ref_majority"] == [pytest.approx(0.1135)]
     for ax, (_, title, ylabel) in zip(fig.axes, plots.PANELS):
-        assert any(l.get_gid() == "nan_epoch" and l.get_xdata()[0] == 12 for l in ax.lines)
-        assert any(l.get_gid() == "nan_marker" for l in ax.lines)
+        line, = [l for l in ax.lines if l.get_gid() == "nan_epoch"]
+        marker, = [l for l in ax.lines if l.get_gid() == "nan_marker"]
+        assert list(line.get_xdata()) == [12, 12] and line.get_linestyle() == ":"  # dotted, across the panel
+        # an X at the top of the panel: x in epochs, y in axes fractions, drawn past the axes' edge
+        assert (list(marker.get_xdata()), list(marker.get_ydata()), marker.get_marker()) == ([12], [1.0], "X")
+        assert marker.get_transform() == ax.get_xaxis_transform() and not marker.get_clip_on()
+        assert to_rgb(line.get_color()) == to_rgb(marker.get_color()) == to_rgb(plots.NAN_COLOR)
         assert (ax.get_title(), ax.get_ylabel()) == (title, ylabel)
         assert ax.get_xlabel() == "epoch (500 iterations of batch 100)"  # what an epoch is in these runs
         assert ax.get_xlim() == pytest.approx((0, 12 * 1.02))  # the NaN epoch is the last drawn
