@@ -281,6 +281,7 @@ def test_the_overlay_lays_out_up_to_three_panels_in_a_row_and_four_in_two_rows(r
     df = plots.load_runs(results, ["m2", "gmvae"])
     df["test_mutual_information"] = 0.5
     three = plots.plot_overlay(df)
+    assert [l.get_ydata()[0] for l in three.axes[2].lines if l.get_gid() == "ref_majority"] == [0.1135]
     four = plots.plot_overlay(df, panels=(plots.MUTUAL_INFORMATION_PANEL, *plots.PANELS))
     assert [ax.get_subplotspec().get_geometry()[:2] for ax in (three.axes[0], four.axes[0])] == [(1, 3), (2, 2)]
     assert [ax.get_title() for ax in four.axes] == [title for _, title, _ in (plots.MUTUAL_INFORMATION_PANEL, *plots.PANELS)]
