@@ -429,6 +429,18 @@ def test_the_bootstrap_interval_of_each_epoch_resamples_the_replicates_that_have
     np.testing.assert_array_equal(np.concatenate([lo, hi]), np.concatenate(again))
 
 
+def test_the_bootstrap_interval_is_the_16th_to_84th_percentile_of_the_resampled_means():
+    """Eight replicates of spread values, whose resampled means lie close together: a percentile half a point off
+    would show. One-dimensional values are refused."""
+    values = np.random.default_rng(7).normal(size=(3, 8)) * [1, 2, 3, 5, 8, 13, 21, 34]
+    lo, hi = plots.bootstrap_interval(values)
+    full = bootstrap_of_the_mean(pd.DataFrame(values))
+    np.testing.assert_allclose(lo, full["min"], rtol=1e-12)
+    np.testing.assert_allclose(hi, full["max"], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"^bootstrap_interval expects \[epochs, replicates\], got shape \(8,\)$"):
+        plots.bootstrap_interval(values[0])
+
+
 def test_our_band_is_a_68_percent_interval_of_the_mean_the_same_at_every_drawing():
     """40 replicates spread as 40 evenly spaced quantiles of N(0, 1) plus a trend: the 68 % bootstrap interval of
     their mean is about one standard error wide on each side (sd / sqrt(40), 0.16), far narrower than the runs'

@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import to_rgb  # noqa: E402
+from matplotlib.colors import to_hex, to_rgb  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -71,6 +71,15 @@ def gmvae_log(epochs=20, seed=0, **kw):
                     lambda e: 0.75 + 0.01 * seed - 0.3 * np.exp(-e / 5), **kw)
 
 
+def note_place(note):
+    """Where a reference line's note sits: its anchor (x in axes fractions, y in data: at the line's height) and which
+    side of it the text is, 4 points off the line."""
+    assert note.xycoords == ("axes fraction", "data") and note.anncoords == "offset points"
+    above = note.xyann == (0, 4) and note.get_va() == "bottom"
+    assert above or (note.xyann == (0, -4) and note.get_va() == "top")
+    return note.xy, f"{'above' if above else 'below'}, {note.get_ha()}"
+
+
 def is_reference_line(line) -> bool:
     """Dashed and dark grey, as every reference line (ln K, the majority-class rate, 80 %, the clipping threshold)."""
     return line.get_linestyle() == "--" and to_rgb(line.get_color()) == to_rgb("0.3")
@@ -109,6 +118,7 @@ def test_load_runs_long_form(results):
     assert sorted(df.groupby("run_name")["seed"].nunique().items()) == [("gmvae", 2), ("m2", 1), ("modified_m2", 1)]
     assert df.loc[df["run_name"] == "modified_m2", "nan_epoch"].eq(12).all()
     assert df.loc[df["run_name"] == "m2", "nan_epoch"].isna().all()
+    assert df.index.equals(pd.RangeIndex(len(df)))  # one row per label: df.loc[i] is one row
     cut = plots.load_runs(results, ["gmvae"], seeds=[1], max_epoch=5)
     assert set(cut["seed"]) == {1} and cut["epoch"].max() == 5
     assert plots.load_runs(results, ["nothing"]).empty
@@ -130,7 +140,8 @@ def test_load_runs_reads_each_runs_configuration_provenance_and_nan_epoch_onto_e
     d = write_run(tmp_path, "gmvae", 3, gmvae_log(1), nan_epoch=1)
     (d / "log.csv").unlink()
     record = runs.read_record(d)
-    del record["config"]["k"]  # a record without K: the post's 10
+    for older in ("k", "iters_per_epoch", "batch_size"):  # a record without K (the post's 10) or an epoch's size
+        del record["config"][older]
     runs.write_record(d, record)
     runs.write_record(runs.run_dir(tmp_path, "gmvae", 4), {"config": {}, "status": {}})
     for other in ("seedx", "notes"):
@@ -147,7 +158,8 @@ def test_load_runs_reads_each_runs_configuration_provenance_and_nan_epoch_onto_e
     assert by_seed[0]["clip_norm"].isna().all() and by_seed[0]["k"].eq(10).all()
     three, = by_seed[3].itertuples()  # one row, so that its NaN mark shows
     assert (three.epoch, three.nan_epoch, three.k, three.precision, three.source) == (0, 1.0, 10, "float32", "ours")
-    assert np.isnan(three.test_loss) and three.batch_size == 100 and np.isnan(three.clip_norm)
+    assert np.isnan(three.test_loss) and np.isnan(three.clip_norm)
+    assert np.isnan(three.batch_size) and np.isnan(three.iters_per_epoch)
     assert plots.load_runs(tmp_path, ["gmvae"], max_epoch=0)["nan_epoch"].isna().all()  # its NaN came after epoch 0
     assert list(plots.load_runs(tmp_path, ["gmvae"], seeds=[0, 3])["seed"].unique()) == [0, 3]
     empty = plots.load_runs(tmp_path, ["m2"])
@@ -179,6 +191,8 @@ def test_plot_curves_panels_references_and_nan_marker(results, tmp_path):
     notes = {ax: [t.get_text() for t in ax.texts] for ax in fig.axes}
     assert notes[entropy_ax] == ["ln 10 = 2.303: q(y|x) uniform"] and notes[loss_ax] == []
     assert notes[acc_ax] == ["majority-class rate 0.1135"]
+    assert note_place(entropy_ax.texts[0]) == ((0.02, pytest.approx(LN10)), "above, left")
+    assert note_place(acc_ax.texts[0]) == ((0.98, 0.1135), "below, right")  # under the line, where M2's curve is not
     assert acc_ax.get_ylim() == (0, 1.02) and entropy_ax.get_ylim()[0] == -0.05
     references = [l for ax in fig.axes for l in ax.lines if (l.get_gid() or "").startswith("ref_")]
     assert len(references) == 2 and all(is_reference_line(l) for l in references)
@@ -288,6 +302,14 @@ def test_the_overlay_lays_out_up_to_three_panels_in_a_row_and_four_in_two_rows(r
     assert tuple(four.get_size_inches()) == pytest.approx((14.0, 4.6 * 2 * 0.9))
     two = plots.plot_overlay(df, panels=plots.PANELS[:2])
     assert len(two.axes) == 2 and tuple(two.get_size_inches()) == plots.FIGSIZE_WIDE
+    assert [ax.child_axes for ax in three.axes] == [[], [], []]  # no inset unless asked
+    one = plots.plot_overlay(df, panels=(plots.GRADIENT_NORM_PANEL,))
+    assert [ax.get_title() for ax in one.axes] == [plots.GRADIENT_NORM_PANEL[1]]
+    five_panels = (plots.MUTUAL_INFORMATION_PANEL, *plots.PANELS, plots.GRADIENT_NORM_PANEL)
+    five = plots.plot_overlay(df, panels=five_panels)  # three rows of two, without an empty sixth panel
+    assert [ax.get_title() for ax in five.axes] == [title for _, title, _ in five_panels]
+    assert [ax.get_subplotspec().get_geometry() for ax in five.axes] == [(3, 2, i, i) for i in range(5)]
+    assert tuple(five.get_size_inches()) == pytest.approx((14.0, 4.6 * 3 * 0.9))
 
 
 def test_the_legend_sits_below_the_panels_in_three_columns_or_two_for_long_entries(results):
@@ -337,6 +359,137 @@ def test_plot_overlay_legend_and_colours(results):
         assert name in texts
     colours = {l.get_color() for l in fig.axes[1].lines if l.get_gid() == "mean"}
     assert len(colours) == 3
+
+
+def drawn_keys(legend):
+    """What each legend entry's key draws, entry by entry: its parts as (kind, colour, line style or hatch, x extent)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.offsetbox import DrawingArea
+
+    keys = []
+    for box in legend.findobj(DrawingArea):
+        parts = []
+        for part in box.get_children():
+            if isinstance(part, Line2D):
+                x = part.get_xdata()
+                parts.append(("line", to_hex(part.get_color()), part.get_linestyle(), (x[0], x[-1])))
+            else:
+                parts.append(("band", to_hex(part.get_facecolor(), keep_alpha=True), part.get_hatch(),
+                              (part.get_x(), part.get_x() + part.get_width())))
+        keys.append(parts)
+    return keys
+
+
+def test_each_legend_key_draws_the_mean_over_its_band_across_the_whole_key(results):
+    """A run of several replicates: its band (its colour, 30 % opaque; the original's lighter, 35 %) under its mean's
+    line, both as wide as the key; a single run: its line alone."""
+    df = plots.load_runs(results, ["m2", "gmvae"])
+    m2, ours, theirs = drawn_keys(plots.plot_overlay(df, original=original_logs()).legends[0])
+    width = m2[0][3]
+    assert width[1] - width[0] > 10
+    assert m2 == [("line", to_hex(plots.color("m2")), "-", width)]
+    faded = lambda col, alpha: to_hex((*to_rgb(col), alpha), keep_alpha=True)  # noqa: E731
+    red, pale = to_hex(plots.color("gmvae")), plots.original_color("gmvae")
+    assert ours == [("band", faded(red, 0.3), None, width), ("line", red, "-", width)]
+    assert theirs == [("band", faded(pale, 0.35), None, width), ("line", pale, "--", width)]
+
+
+def test_a_variant_drawn_over_its_run_has_a_hatched_band_on_top_and_no_replicate_lines(tmp_path):
+    """Clipped and unclipped modified M2, two replicates each and the same curves (no step reached the threshold):
+    the clipped run's band hatched in its colour and unfilled, one layer above the unclipped run's filled band, so
+    that both show; only the unclipped run's replicates drawn."""
+    for seed in (0, 1):
+        for run_name in ("modified_m2", "modified_m2_clip"):
+            write_run(tmp_path, run_name, seed, gmvae_log(seed=seed))
+    fig = plots.plot_overlay(plots.load_runs(tmp_path, ["modified_m2", "modified_m2_clip"]))
+    pink, green = to_hex(plots.color("modified_m2_clip")), to_hex(plots.color("modified_m2"))
+    for ax in fig.axes:
+        plain, hatched = [band for band in ax.collections if band.get_gid() == "band"]
+        assert (plain.get_hatch(), hatched.get_hatch()) == (None, "////")
+        assert to_hex(plain.get_facecolor()[0]) == green and plain.get_facecolor()[0][3] == 0.3
+        assert len(hatched.get_facecolor()) == 0 and to_hex(hatched.get_edgecolor()[0]) == pink  # unfilled
+        replicates = [line for line in ax.lines if line.get_gid() == "replicate"]
+        assert [to_hex(line.get_color()) for line in replicates] == [green, green]
+        assert plain.get_zorder() < max(line.get_zorder() for line in replicates) < hatched.get_zorder()
+    keys = drawn_keys(fig.legends[0])
+    assert [part[:3] for part in keys[1]] == [("band", "#00000000", "////"), ("line", pink, "-")]
+
+
+def test_the_entropy_panel_marks_ln_k_for_each_k_of_the_runs_drawn(results):
+    df = plots.load_runs(results, ["m2", "gmvae"])
+
+    def references(fig, gid="ref_entropy"):
+        ax = fig.axes[0]
+        return [line.get_ydata()[0] for line in ax.lines if line.get_gid() == gid], [t.get_text() for t in ax.texts]
+
+    mixed = plots.plot_overlay(df.assign(k=np.where(df["run_name"] == "m2", 20, 16)))
+    assert references(mixed) == ([pytest.approx(math.log(16)), pytest.approx(math.log(20))],
+                                 ["ln 16 = 2.773: q(y|x) uniform", "ln 20 = 2.996: q(y|x) uniform"])
+    assert mixed.axes[0].get_ylim()[1] == pytest.approx(math.log(20) * 1.15)  # room above the higher line's note
+    assert references(plots.plot_curves(df.assign(k=16))) == ([pytest.approx(math.log(16))],
+                                                            ["ln 16 = 2.773: q(y|x) uniform"])
+    assert references(plots.plot_curves(df.assign(k=np.nan)))[1] == ["ln 10 = 2.303: q(y|x) uniform"]  # the post's K
+    information = plots.plot_overlay(df.assign(k=16, test_mutual_information=0.5), panels=(plots.MUTUAL_INFORMATION_PANEL,))
+    assert references(information, "ref_mutual_information") == ([pytest.approx(math.log(16))],
+                                                                 ["ln 16 = 2.773: the most y can tell about x"])
+
+
+def test_runs_the_overlay_has_no_colour_for_take_a_colour_each(results):
+    shutil.copytree(runs.run_dir(results, "m2", 0), runs.run_dir(results, "mine", 0))
+    shutil.copytree(runs.run_dir(results, "m2", 0), runs.run_dir(results, "yours", 0))
+    fig = plots.plot_overlay(plots.load_runs(results, ["m2", "mine", "yours"]))
+    means = {line.get_label().split(" (ours)")[0]: line.get_color() for line in fig.axes[0].lines
+             if line.get_gid() == "mean"}
+    assert means == {"M2": plots.color("m2"), "mine": plots.color("mine", 1), "yours": plots.color("yours", 2)}
+    assert len(set(means.values())) == 3
+
+
+def test_a_run_that_turned_nan_before_its_first_epoch_is_marked_beside_the_others_on_whole_epochs(tmp_path):
+    """GMVAE seed 0 logs two epochs; seed 1 turned NaN before its first: drawn to epoch 2 with a grid, ticks at whole
+    epochs, seed 1 a NaN mark at epoch 1 and no values, the mean seed 0's. Alone, seed 1 is drawn to epoch 1."""
+    write_run(tmp_path, "gmvae", 0, gmvae_log(2))
+    d = write_run(tmp_path, "gmvae", 1, gmvae_log(1), nan_epoch=1)
+    (d / "log.csv").unlink()
+    df = plots.load_runs(tmp_path, ["gmvae"])
+    fig = plots.plot_curves(df)
+    for ax, (column, _, _) in zip(fig.axes, plots.PANELS):
+        replicates = [line.get_ydata() for line in ax.lines if line.get_gid() == "replicate"]
+        assert len(replicates) == 2 and np.isnan(replicates[1]).all()
+        mean, = [line for line in ax.lines if line.get_gid() == "mean"]
+        np.testing.assert_array_equal(mean.get_ydata()[1:], df.loc[df["seed"] == 0, column])
+        assert [line.get_xdata()[0] for line in ax.lines if line.get_gid() == "nan_epoch"] == [1]
+        assert ax.get_xlim() == pytest.approx((0, 2 * 1.02))
+        assert [t for t in ax.get_xticks() if 0 <= t <= 2.04] == [0, 1, 2]  # whole epochs only
+        assert all(line.get_visible() for line in ax.get_xgridlines() + ax.get_ygridlines())
+        assert ax.get_xgridlines()[0].get_alpha() == plots.GRID_LOOK["alpha"]
+    alone = plots.plot_curves(df[df["seed"] == 1])
+    assert [ax.get_xlim() for ax in alone.axes] == [pytest.approx((0, 1.02))] * 3
+
+
+def test_the_originals_count_leaves_out_epochs_where_none_of_its_runs_has_a_value(results):
+    """Both of the original's runs turned NaN at epoch 20, where neither logged a value: 2 runs, not '0-2'. One run:
+    its line alone, without a band."""
+    df = plots.load_runs(results, ["gmvae"])
+    theirs = original_logs(epochs=20).assign(nan_epoch=20.0)
+    theirs.loc[theirs["epoch"] == 20, ["test_entropy", "test_loss", "test_accuracy"]] = np.nan
+    texts = [t.get_text() for t in plots.plot_curves(df, original=theirs).legends[0].get_texts()]
+    assert texts == ["GMVAE (ours): 2 runs, mean and 68 % CI", "GMVAE (original): 2 runs, mean and min-max"]
+    one = plots.plot_curves(df, original=theirs[theirs["seed"] == 0])
+    assert [t.get_text() for t in one.legends[0].get_texts()][1] == "GMVAE (original): 1 run"
+    assert not [band for ax in one.axes for band in ax.collections if band.get_gid() == "original_band"]
+    assert drawn_keys(one.legends[0])[1][0][0] == "line"
+
+
+def test_final_values_passes_over_runs_without_a_finite_value_and_keeps_its_columns_when_none_has_one(results):
+    df = plots.load_runs(results, ["m2", "modified_m2", "gmvae"])
+    df.loc[df["run_name"] == "gmvae", "test_accuracy"] = np.nan  # the first run name in order
+    final = plots.final_values(df, "test_accuracy")
+    assert list(final.columns) == ["run_name", "seed", "epoch", "test_accuracy"]
+    assert list(final.itertuples(index=False, name=None)) == [
+        ("m2", 0, 20, pytest.approx(0.113 + 0.2 * np.exp(-20 / 3), abs=1e-5)),
+        ("modified_m2", 0, 11, pytest.approx(0.6 - 0.3 * np.exp(-11 / 5), abs=1e-5))]  # NaN at 12
+    none = plots.final_values(df.assign(test_accuracy=np.nan), "test_accuracy")
+    assert none.empty and list(none.columns) == ["run_name", "seed", "epoch", "test_accuracy"]
 
 
 def test_the_sample_grid_shows_each_image_in_its_row_and_column_on_a_0_to_1_grey_scale(tmp_path):
@@ -982,7 +1135,9 @@ def test_the_clipping_figure_draws_both_modified_m2_and_marks_the_threshold_and_
     norms = fig.axes[2]
     assert norms.get_yscale() == "log" and "gradient norm" in norms.get_title()
     threshold = [l for l in norms.lines if l.get_gid() == "ref_clip_norm"]
-    assert len(threshold) == 1 and threshold[0].get_ydata()[0] == 50.0
+    assert len(threshold) == 1 and threshold[0].get_ydata()[0] == 50.0 and is_reference_line(threshold[0])
+    note, = norms.texts
+    assert (note.get_text(), note_place(note)) == ("clipping threshold 50", ((0.02, 50.0), "above, left"))
     drawn = {l.get_label(): l for l in norms.lines}
     clipped, unclipped = drawn["modified M2, gradients clipped (ours): 1 run"], drawn["modified M2 (ours): 1 run"]
     np.testing.assert_array_equal(clipped.get_ydata(), 3.0 * np.arange(1, 21))

@@ -28,7 +28,6 @@ if (
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.colors import to_hex, to_rgb  # noqa: E402
-from matplotlib.legend_handler import HandlerTuple  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -277,7 +276,7 @@ def load_runs(results_dir, run_names, *, seeds=None, max_epoch=None) -> pd.DataF
 def final_values(df: pd.DataFrame, column: str) -> pd.DataFrame:
     """Per (run_name, seed): the last epoch at which ``column`` is finite, and its value."""
     rows = []
-    for (run_name, seed), g in df.groupby(["run_name", "seed"], sort=True):
+    for (run_name, seed), g in df.groupby(["run_name", "seed"]):
         g = g[np.isfinite(g[column].astype(float))].sort_values("epoch")
         if g.empty:
             continue
@@ -290,7 +289,7 @@ def final_values(df: pd.DataFrame, column: str) -> pd.DataFrame:
 
 def _wide(g: pd.DataFrame, column: str) -> pd.DataFrame:
     """One column per replicate (seed), one row per epoch: NaN where a replicate has no finite value."""
-    wide = g.pivot_table(index="epoch", columns="seed", values=column, aggfunc="first", dropna=False)
+    wide = g.pivot(index="epoch", columns="seed", values=column)  # an epoch logged twice is an error
     return wide.where(np.isfinite(wide))
 
 
@@ -348,7 +347,7 @@ def _nan_epochs(g: pd.DataFrame) -> list:
     return sorted(g.groupby("seed")["nan_epoch"].first().dropna())
 
 
-def _draw_ours(axes, g: pd.DataFrame, run_name: str, col, name: str, panels=PANELS, show_replicates=True):
+def _draw_ours(axes, g: pd.DataFrame, run_name: str, col, name: str, panels, show_replicates: bool):
     """Our replicates of one run name, solid: the mean over replicates (thick) with its 68 % bootstrap interval as
     band and, if ``show_replicates``, each replicate (thin); a single run as one line. Returns the legend entry
     (handle, label)."""
@@ -366,7 +365,7 @@ def _draw_ours(axes, g: pd.DataFrame, run_name: str, col, name: str, panels=PANE
             if show_replicates and not over:
                 for seed in seeds:
                     ax.plot(x, wide[seed], color=col, gid="replicate", label=f"_{name} (ours): seed {seed}",
-                            **{**REPLICATE_LOOK, "zorder": REPLICATE_LOOK["zorder"] + z})
+                            **REPLICATE_LOOK)
             lo, hi = bootstrap_interval(wide.to_numpy())
             look, fill = (BAND_DRAWN_OVER_LOOK, dict(edgecolor=col)) if over else (BAND_LOOK, dict(color=col))
             band = ax.fill_between(x, lo, hi, gid="band", **fill, **{**look, "zorder": look["zorder"] + z},
@@ -379,7 +378,7 @@ def _draw_ours(axes, g: pd.DataFrame, run_name: str, col, name: str, panels=PANE
     return entry
 
 
-def _draw_original(axes, original: pd.DataFrame, col, name: str, panels=PANELS):
+def _draw_original(axes, original: pd.DataFrame, col, name: str, panels):
     """The original's replicates of one model, under ours, dashed in the model's lighter colour: their mean and
     their min-max band; its runs that turned NaN marked in light grey. Returns the legend entry (handle, label)."""
     entry = None
@@ -406,9 +405,7 @@ def _draw_runs(axes, df, run_names, original, horizon, panels, show_replicates, 
     """Ours and the original's of each run name; returns (legend entries, caption of the figure)."""
     entries, drawn_original = [], []
     for i, run_name in enumerate(run_names):
-        g = df[df["run_name"] == run_name]
-        if g.empty:
-            continue
+        g = df[df["run_name"] == run_name]  # every run name given has rows
         entries.append(_draw_ours(axes, g, run_name, (colors or {}).get(run_name) or color(run_name, i),
                                   label(run_name), panels, show_replicates))
         theirs = _original_of(original, run_name, horizon)
@@ -453,26 +450,25 @@ def _epoch_label(df) -> str:
     return "epoch"
 
 
-# Reference line at ln K on the panels of these columns: (gid, annotation).
+# Reference lines at ln K (one per K of the runs drawn) on the panels of these columns: (gid, annotation).
 _LN_K_LINES = {"test_entropy": ("ref_entropy", "q(y|x) uniform"),
                "test_mutual_information": ("ref_mutual_information", "the most y can tell about x")}
 
 
-def _finish_axes(fig, axes, df, majority, horizon, panels=PANELS, entries=(), caption=None):
-    k_values = sorted(df["k"].dropna().astype(int).unique()) or [10]
-    k = k_values[0] if len(k_values) == 1 else 10
-    ln_k = math.log(k)
+def _finish_axes(fig, axes, df, majority, horizon, panels, entries, caption):
+    k_values = sorted(df["k"].dropna().astype(int).unique()) or [10]  # logs without K: the post's 10
     xlabel = _epoch_label(df)
     for ax, (column, title, ylabel) in zip(axes, panels):
         if column in _LN_K_LINES:
             gid, meaning = _LN_K_LINES[column]
-            ax.axhline(ln_k, gid=gid, **REFERENCE_LOOK)
-            ax.annotate(f"ln {k} = {ln_k:.3f}: {meaning}", xy=(0.02, ln_k), xycoords=("axes fraction", "data"),
-                        **NOTE_ABOVE, **REFERENCE_NOTE_LOOK)
-            ax.set_ylim(bottom=ENTROPY_Y_BOTTOM, top=max(ln_k * ENTROPY_Y_HEADROOM, ax.get_ylim()[1]))
+            for k in k_values:
+                ax.axhline(math.log(k), gid=gid, **REFERENCE_LOOK)
+                ax.annotate(f"ln {k} = {math.log(k):.3f}: {meaning}", xy=(0.02, math.log(k)),
+                            xycoords=("axes fraction", "data"), **NOTE_ABOVE, **REFERENCE_NOTE_LOOK)
+            ax.set_ylim(bottom=ENTROPY_Y_BOTTOM, top=max(math.log(k_values[-1]) * ENTROPY_Y_HEADROOM, ax.get_ylim()[1]))
         if column == GRADIENT_NORM_PANEL[0]:
             ax.set_yscale("log")
-            for threshold in sorted(df["clip_norm"].dropna().unique()) if "clip_norm" in df else []:
+            for threshold in sorted(df["clip_norm"].dropna().unique()):
                 ax.axhline(threshold, gid="ref_clip_norm", **REFERENCE_LOOK)
                 ax.annotate(f"clipping threshold {threshold:g}", xy=(0.02, threshold), xycoords=("axes fraction", "data"),
                             **NOTE_ABOVE, **REFERENCE_NOTE_LOOK)
@@ -495,8 +491,9 @@ def _finish_axes(fig, axes, df, majority, horizon, panels=PANELS, entries=(), ca
         handles, labels = zip(*entries)
         wide = max(len(text) for text in labels) > LEGEND_WIDE_ENTRY
         columns = LEGEND_COLUMNS_NARROW if wide else LEGEND_COLUMNS_WIDE  # within the figure's width
+        # a (band, mean) handle is drawn as the mean over its band (matplotlib's HandlerTuple)
         fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), columns), frameon=False,
-                   handler_map={tuple: HandlerTuple(ndivide=1)}, title=caption, title_fontsize=LEGEND_CAPTION_FONTSIZE)
+                   title=caption, title_fontsize=LEGEND_CAPTION_FONTSIZE)
 
 
 def _zoom_last_epochs(ax, horizon: int, share: float = 0.5):
@@ -544,7 +541,7 @@ def _horizon(df: pd.DataFrame, max_epoch: int | None) -> int:
     """The last epoch drawn: ``max_epoch`` if given, else our last epoch."""
     if max_epoch is not None:
         return int(max_epoch)
-    return int(df["epoch"].max()) if df["epoch"].notna().any() else 0
+    return int(df["epoch"].max())
 
 
 def _cut(df: pd.DataFrame, horizon: int) -> pd.DataFrame:
@@ -563,8 +560,8 @@ def plot_curves(df: pd.DataFrame, title: str | None = None, *, original: pd.Data
     (seed); a single run is one line. ``original``: gmvae.reporting.original.load_original_logs output; the
     original's replicates of the same model are drawn under ours, dashed in the model's lighter colour, their mean
     and their min-max band (the range the fidelity table tests ours against). ``max_epoch``: the horizon (default:
-    our last epoch; the post's figures show 200). Reference lines: ln K on the entropy panel (q(y|x) uniform), the
-    majority-class rate on the accuracy panel (``majority``: default the MNIST test set's,
+    our last epoch; the post's figures show 200). Reference lines: ln K on the entropy panel (q(y|x) uniform; one per
+    K drawn), the majority-class rate on the accuracy panel (``majority``: default the MNIST test set's,
     :data:`MNIST_TEST_MAJORITY_RATE`; None to omit). A run that turned NaN gets a dotted vertical line and a dark
     grey X at its NaN epoch (the original's: a light grey x). The legend names each band; its caption the line
     styles and marks. ``df`` is :func:`load_runs` output; if it holds several run names, each is drawn in its colour.
@@ -613,6 +610,8 @@ def plot_overlay(df: pd.DataFrame, title: str | None = None, *, run_names=None, 
         height = FIGSIZE_WIDE[1] * rows * EXTRA_ROW_HEIGHT if rows > 1 else FIGSIZE_WIDE[1]
         fig, axes = plt.subplots(rows, columns, figsize=(FIGSIZE_WIDE[0], height), layout="constrained", squeeze=False)
         axes = list(axes.ravel())
+        for spare in axes[len(panels):]:  # an odd number of panels in two columns: no empty cell after the last
+            spare.remove()
         drawn = [r for r in run_names if (df["run_name"] == r).any()]
         entries, caption = _draw_runs(axes, df, drawn, original, horizon, panels, show_replicates,
                                       colors)
