@@ -272,6 +272,8 @@ def test_the_loss_insets_curves_are_the_panels_over_the_last_half_of_the_epochs_
     assert inset.get_ylim() == pytest.approx((values.min() - pad, values.max() + pad), abs=0.01)  # logs: 5 digits
     indicator, = [c for c in loss.get_children() if type(c).__name__ == "InsetIndicator"]  # the zoomed region framed
     assert indicator.rectangle.get_edgecolor()[:3] == to_rgb(plots.INSET_FRAME_COLOR)
+    short = plots.plot_overlay(df[df["epoch"] <= 2], zoom_loss=True)
+    assert short.axes[1].child_axes[0].get_xlim() == (1, 2)  # the last half of two epochs: from the first
 
 
 def test_titles_name_each_model_its_replicates_the_horizon_and_the_original(results):
@@ -334,10 +336,11 @@ def test_save_figure_writes_a_png_at_the_dpi_asked_into_a_new_folder_and_closes_
     with Image.open(path) as image:
         assert image.format == "PNG" and image.info["dpi"] == pytest.approx((plots.SAVE_DPI, plots.SAVE_DPI), abs=0.1)
         assert image.size[0] > 2.2 * plots.SAVE_DPI
+    current, _ = plt.subplots()
     plots.save_figure(fig, tmp_path / "b.png", dpi=50, close=True)
     with Image.open(tmp_path / "b.png") as image:
         assert image.info["dpi"] == pytest.approx((50, 50), abs=0.1)
-    assert not plt.fignum_exists(fig.number)
+    assert not plt.fignum_exists(fig.number) and plt.fignum_exists(current.number)  # the one saved, not the current
 
 def test_plot_curves_custom_majority_and_empty(results):
     df = plots.load_runs(results, ["m2"])
@@ -401,7 +404,7 @@ def test_a_variant_drawn_over_its_run_has_a_hatched_band_on_top_and_no_replicate
     for seed in (0, 1):
         for run_name in ("modified_m2", "modified_m2_clip"):
             write_run(tmp_path, run_name, seed, gmvae_log(seed=seed))
-    fig = plots.plot_overlay(plots.load_runs(tmp_path, ["modified_m2", "modified_m2_clip"]))
+    fig = plots.plot_overlay(plots.load_runs(tmp_path, ["modified_m2", "modified_m2_clip"]), zoom_loss=True)
     pink, green = to_hex(plots.color("modified_m2_clip")), to_hex(plots.color("modified_m2"))
     for ax in fig.axes:
         plain, hatched = [band for band in ax.collections if band.get_gid() == "band"]
@@ -413,6 +416,8 @@ def test_a_variant_drawn_over_its_run_has_a_hatched_band_on_top_and_no_replicate
         assert plain.get_zorder() < max(line.get_zorder() for line in replicates) < hatched.get_zorder()
     keys = drawn_keys(fig.legends[0])
     assert [part[:3] for part in keys[1]] == [("band", "#00000000", "////"), ("line", pink, "-")]
+    inset, = fig.axes[1].child_axes  # the loss panel's, its bands as hatched as the panel's
+    assert [band.get_hatch() for band in inset.collections if band.get_gid() == "band"] == [None, "////"]
 
 
 def test_the_entropy_panel_marks_ln_k_for_each_k_of_the_runs_drawn(results):
@@ -1177,18 +1182,23 @@ def test_the_per_replicate_accuracy_figure_draws_each_groups_values_sorted_and_c
     np.testing.assert_array_equal(a.get_ydata(), [0.7, 0.8, 0.85, 0.9])
     assert (list(b.get_xdata()), list(b.get_ydata())) == ([1.0], [0.81])
     assert (a.get_color(), b.get_color(), a.get_marker(), a.get_linestyle()) == ("#ff0000", "#0000ff", "o", "None")
-    assert [(t.get_text(), t.xy) for t in ax.texts if t.get_text().endswith("above")] == [
-        ("2 of 4 above", (0, 1.0)), ("1 of 1 above", (1, 1.0))]  # at the top of each column
+    counts = [t for t in ax.texts if t.get_text().endswith("above")]
+    assert [(t.get_text(), t.xy) for t in counts] == [("2 of 4 above", (0, 1.0)), ("1 of 1 above", (1, 1.0))]
+    # just under the top of each column, centred on it
+    assert {(t.xycoords, t.xyann, t.anncoords, t.get_ha()) for t in counts} == {
+        (("data", "axes fraction"), (0, -16), "offset points", "center")}
     reference, = [l for l in ax.lines if l.get_gid() == "ref_high_accuracy"]
     assert reference.get_ydata()[0] == 0.8 and is_reference_line(reference)
     threshold, = [t for t in ax.texts if t.get_text() == "80%"]
-    assert (threshold.xy, threshold.xycoords) == ((1.0, 0.8), ("axes fraction", "data"))  # right of the line's end
+    assert (threshold.xy, threshold.xycoords) == ((1.0, 0.8), ("axes fraction", "data"))  # right of the line's end,
+    assert (threshold.xyann, threshold.anncoords, threshold.get_va()) == ((4, 0), "offset points", "center")  # level
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"] and ax.get_xlim() == pytest.approx((-0.6, 1.6))
     assert ax.get_ylim() == pytest.approx((0.65, 1.0))  # below the lowest dot
     assert plots.plot_accuracy_per_replicate({"a": ([0.95], "k")}).axes[0].get_ylim() == pytest.approx((0.7, 1.0))
     assert ax.get_title() == "Accuracy of each replicate against 80%" and ax.get_ylabel() == "test cluster accuracy"
     assert ax.title.get_fontsize() == plots._STYLE["axes.titlesize"] and fig.get_layout_engine() is not None
     assert all(l.get_visible() for l in ax.get_ygridlines()) and not any(l.get_visible() for l in ax.get_xgridlines())
+    assert {l.get_alpha() for l in ax.get_ygridlines()} == {plots.GRID_LOOK["alpha"]}
     three = plots.plot_accuracy_per_replicate({"a": ([0.5], "k"), "b": ([0.5, 0.7], "k"), "c": ([0.5], "k")},
                                               title="T", threshold=0.6)
     assert three.get_size_inches()[0] > fig.get_size_inches()[0] and three.axes[0].get_title() == "T"
@@ -1198,6 +1208,7 @@ def test_the_per_replicate_accuracy_figure_draws_each_groups_values_sorted_and_c
                                [0.88, 1.12])
     with pytest.raises(ValueError, match="^plot_accuracy_per_replicate: nothing to draw$"):
         plots.plot_accuracy_per_replicate({})
+
 
 def test_the_tables_hold_the_precision_study_of_the_earlier_float32_and_bfloat16_runs(results):
     """The earlier float32 runs lie 1 nat of loss above the current ones, and the bfloat16 GMVAE seed 0 0.3 nats
