@@ -274,6 +274,9 @@ def test_the_loss_insets_curves_are_the_panels_over_the_last_half_of_the_epochs_
     assert indicator.rectangle.get_edgecolor()[:3] == to_rgb(plots.INSET_FRAME_COLOR)
     short = plots.plot_overlay(df[df["epoch"] <= 2], zoom_loss=True)
     assert short.axes[1].child_axes[0].get_xlim() == (1, 2)  # the last half of two epochs: from the first
+    # ticks at whole epochs, at most four intervals
+    assert [[t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+            for ax in (inset, short.axes[1].child_axes[0])] == [[6, 8, 10], [1, 2]]
 
 
 def test_titles_name_each_model_its_replicates_the_horizon_and_the_original(results):
@@ -547,8 +550,10 @@ def test_show_displays_a_figure_once_in_a_notebook_and_closes_it_everywhere(monk
     assert shown == [] and not plt.fignum_exists(fig.number)
     monkeypatch.setattr(IPython, "get_ipython", lambda: object())  # inside a notebook's kernel
     fig = plt.figure()
+    current = plt.figure()
     plots.show(fig)
-    assert shown == [fig] and not plt.fignum_exists(fig.number)
+    assert shown == [fig] and not plt.fignum_exists(fig.number) and plt.fignum_exists(current.number)
+
 
 def test_majority_rate():
     assert plots.majority_rate([1, 1, 2, 3]) == 0.5
