@@ -439,6 +439,7 @@ def test_the_bootstrap_interval_is_the_16th_to_84th_percentile_of_the_resampled_
     np.testing.assert_allclose(hi, full["max"], rtol=1e-12)
     with pytest.raises(ValueError, match=r"^bootstrap_interval expects \[epochs, replicates\], got shape \(8,\)$"):
         plots.bootstrap_interval(values[0])
+    assert [part.shape for part in plots.bootstrap_interval(values[:0])] == [(0,), (0,)]  # no epochs: no interval
 
 
 def test_our_band_is_a_68_percent_interval_of_the_mean_the_same_at_every_drawing():

@@ -307,10 +307,8 @@ def bootstrap_interval(values, level: float = BAND_LEVEL, n_boot: int = N_BOOT, 
     if values.ndim != 2:
         raise ValueError(f"bootstrap_interval expects [epochs, replicates], got shape {values.shape}")
     lo, hi = np.full(len(values), np.nan), np.full(len(values), np.nan)
-    if values.size == 0:
-        return lo, hi
     patterns, which = np.unique(np.isfinite(values), axis=0, return_inverse=True)
-    which = np.asarray(which).reshape(-1)
+    which = np.asarray(which).reshape(-1)  # numpy 2.0.0 returned it 2-D
     for p, pattern in enumerate(patterns):
         rows, columns = np.flatnonzero(which == p), np.flatnonzero(pattern)
         if len(columns) == 0:
