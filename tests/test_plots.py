@@ -160,7 +160,8 @@ def test_load_runs_reads_each_runs_configuration_provenance_and_nan_epoch_onto_e
     assert (three.epoch, three.nan_epoch, three.k, three.precision, three.source) == (0, 1.0, 10, "float32", "ours")
     assert np.isnan(three.test_loss) and np.isnan(three.clip_norm)
     assert np.isnan(three.batch_size) and np.isnan(three.iters_per_epoch)
-    assert plots.load_runs(tmp_path, ["gmvae"], max_epoch=0)["nan_epoch"].isna().all()  # its NaN came after epoch 0
+    assert plots.load_runs(tmp_path, ["gmvae"], max_epoch=0).empty  # logs begin at 1; seed 3 turned NaN after 0
+    assert list(plots.load_runs(tmp_path, ["gmvae"], max_epoch=1)["seed"]) == [0, 2, 3]  # seed 3: NaN at the horizon
     assert list(plots.load_runs(tmp_path, ["gmvae"], seeds=[0, 3])["seed"].unique()) == [0, 3]
     empty = plots.load_runs(tmp_path, ["m2"])
     assert empty.empty and list(empty.columns) == list(df.columns)
