@@ -446,11 +446,14 @@ def test_the_entropy_panel_marks_ln_k_for_each_k_of_the_runs_drawn(results):
 def test_runs_the_overlay_has_no_colour_for_take_a_colour_each(results):
     shutil.copytree(runs.run_dir(results, "m2", 0), runs.run_dir(results, "mine", 0))
     shutil.copytree(runs.run_dir(results, "m2", 0), runs.run_dir(results, "yours", 0))
-    fig = plots.plot_overlay(plots.load_runs(results, ["m2", "mine", "yours"]))
+    fig = plots.plot_overlay(plots.load_runs(results, ["m2", "mine", "yours"]), original=original_logs("yours"))
     means = {line.get_label().split(" (ours)")[0]: line.get_color() for line in fig.axes[0].lines
              if line.get_gid() == "mean"}
     assert means == {"M2": plots.color("m2"), "mine": plots.color("mine", 1), "yours": plots.color("yours", 2)}
     assert len(set(means.values())) == 3
+    theirs, = [line.get_color() for line in fig.axes[0].lines if line.get_gid() == "original_mean"]
+    assert theirs == plots.original_color("yours", 2) == plots.lighter(means["yours"])  # the lighter of ours
+    assert plots.original_color("mine") == plots.lighter(plots.color("mine")) == plots.lighter(plots.color("mine", 0))
 
 
 def test_a_run_that_turned_nan_before_its_first_epoch_is_marked_beside_the_others_on_whole_epochs(tmp_path):
