@@ -326,6 +326,10 @@ def test_the_legend_sits_below_the_panels_in_three_columns_or_two_for_long_entri
     shutil.copytree(runs.run_dir(results, "gmvae", 0), runs.run_dir(results, "modified_m2_original_graph", 0))
     long = plots.plot_overlay(plots.load_runs(results, ["m2", "gmvae", "modified_m2_original_graph"])).legends[0]
     assert [len(t.get_text()) for t in long.get_texts()] == [16, 38, 57] and long._ncols == 2
+    for name, columns in (("x" * 38, 3), ("x" * 39, 2)):  # entries up to 52 characters fit three to a row
+        shutil.copytree(runs.run_dir(results, "m2", 0), runs.run_dir(results, name, 0))
+        legend = plots.plot_overlay(plots.load_runs(results, ["m2", "gmvae", name])).legends[0]
+        assert (max(len(t.get_text()) for t in legend.get_texts()), legend._ncols) == (len(name) + 14, columns)
     one = plots.plot_curves(df[df["run_name"] == "m2"]).legends[0]
     assert one._ncols == 1 and [t.get_text() for t in one.get_texts()] == ["M2 (ours): 1 run"]
 
