@@ -297,7 +297,7 @@ def test_titles_name_each_model_its_replicates_the_horizon_and_the_original(resu
 
 def test_the_overlay_lays_out_up_to_three_panels_in_a_row_and_four_in_two_rows(results):
     df = plots.load_runs(results, ["m2", "gmvae"])
-    df["test_mutual_information"] = 0.5
+    df["test_mutual_information"], df["grad_norm_max"] = 0.5, 2.0  # positive norms: the panel is log-scaled
     three = plots.plot_overlay(df)
     assert [l.get_ydata()[0] for l in three.axes[2].lines if l.get_gid() == "ref_majority"] == [0.1135]
     four = plots.plot_overlay(df, panels=(plots.MUTUAL_INFORMATION_PANEL, *plots.PANELS))
@@ -349,6 +349,7 @@ def test_save_figure_writes_a_png_at_the_dpi_asked_into_a_new_folder_and_closes_
     with Image.open(tmp_path / "b.png") as image:
         assert image.info["dpi"] == pytest.approx((50, 50), abs=0.1)
     assert not plt.fignum_exists(fig.number) and plt.fignum_exists(current.number)  # the one saved, not the current
+
 
 def test_plot_curves_custom_majority_and_empty(results):
     df = plots.load_runs(results, ["m2"])
@@ -406,7 +407,7 @@ def test_each_legend_key_draws_the_mean_over_its_band_across_the_whole_key(resul
 
 
 def test_a_variant_drawn_over_its_run_has_a_hatched_band_on_top_and_no_replicate_lines(tmp_path):
-    """Clipped and unclipped modified M2, two replicates each and the same curves (no step reached the threshold):
+    """Clipped and unclipped modified M2, two replicates each, the same curves in both (no step reached the threshold):
     the clipped run's band hatched in its colour and unfilled, one layer above the unclipped run's filled band, so
     that both show; only the unclipped run's replicates drawn."""
     for seed in (0, 1):
@@ -1203,7 +1204,7 @@ def test_the_per_replicate_accuracy_figure_draws_each_groups_values_sorted_and_c
     reference, = [l for l in ax.lines if l.get_gid() == "ref_high_accuracy"]
     assert reference.get_ydata()[0] == 0.8 and is_reference_line(reference)
     threshold, = [t for t in ax.texts if t.get_text() == "80%"]
-    assert (threshold.xy, threshold.xycoords) == ((1.0, 0.8), ("axes fraction", "data"))  # right of the line's end,
+    assert (threshold.xy, threshold.xycoords) == ((1.0, 0.8), ("axes fraction", "data"))  # right of the line's end
     assert (threshold.xyann, threshold.anncoords, threshold.get_va()) == ((4, 0), "offset points", "center")  # level
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"] and ax.get_xlim() == pytest.approx((-0.6, 1.6))
     assert ax.get_ylim() == pytest.approx((0.65, 1.0))  # below the lowest dot
