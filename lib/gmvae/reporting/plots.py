@@ -139,6 +139,7 @@ REFERENCE_LOOK = dict(color="0.3", ls="--", lw=1.3)
 # a reference line's note, in points from its anchor
 REFERENCE_NOTE_LOOK = dict(textcoords="offset points", fontsize=11, color="0.25")
 NOTE_ABOVE, NOTE_BELOW = dict(xytext=(0, 4), va="bottom"), dict(xytext=(0, -4), va="top", ha="right")
+NOTE_RIGHT = dict(xytext=(4, 0), va="center")  # past the line's right end
 GRID_LOOK = dict(alpha=0.3)
 PANEL_TITLE_PAD = 10
 X_MARGIN = 1.02  # the x axis runs 2 % past the horizon, so that the last epoch's marks show
@@ -161,7 +162,6 @@ GROUP_WIDTH, GROUPS_MARGIN, DOTS_HEIGHT = 2.3, 2.5, 4.8
 DOT_LOOK = dict(marker="o", ms=9, mec="white", mew=0.8, ls="none")
 DOT_SPREAD = 0.12  # sideways, so that equal values stay visible
 COUNT_NOTE_LOOK = dict(xytext=(0, -16), textcoords="offset points", ha="center", fontsize=11, color="0.2")
-THRESHOLD_NOTE_LOOK = dict(xytext=(4, 0), textcoords="offset points", va="center", fontsize=11, color="0.25")
 GROUPS_X_MARGIN = 0.6  # around the outer columns, in columns
 DOTS_Y_MARGIN, THRESHOLD_Y_MARGIN = 0.05, 0.1  # below the lowest dot and below the threshold
 # the sample grid: gutters (pixels, grey), inches per image, at most 15 inches wide
@@ -453,6 +453,12 @@ _LN_K_LINES = {"test_entropy": ("ref_entropy", "q(y|x) uniform"),
                "test_mutual_information": ("ref_mutual_information", "the most y can tell about x")}
 
 
+def _reference_line(ax, y, gid: str, note: str, *, x: float = 0.02, side=NOTE_ABOVE) -> None:
+    """A dashed grey line across ``ax`` at ``y`` and its note beside it, at ``x`` in axes fractions."""
+    ax.axhline(y, gid=gid, **REFERENCE_LOOK)
+    ax.annotate(note, xy=(x, y), xycoords=("axes fraction", "data"), **side, **REFERENCE_NOTE_LOOK)
+
+
 def _finish_axes(fig, axes, df, majority, horizon, panels, entries, caption):
     k_values = sorted(df["k"].dropna().astype(int).unique()) or [10]  # logs without K: the post's 10
     xlabel = _epoch_label(df)
@@ -460,22 +466,17 @@ def _finish_axes(fig, axes, df, majority, horizon, panels, entries, caption):
         if column in _LN_K_LINES:
             gid, meaning = _LN_K_LINES[column]
             for k in k_values:
-                ax.axhline(math.log(k), gid=gid, **REFERENCE_LOOK)
-                ax.annotate(f"ln {k} = {math.log(k):.3f}: {meaning}", xy=(0.02, math.log(k)),
-                            xycoords=("axes fraction", "data"), **NOTE_ABOVE, **REFERENCE_NOTE_LOOK)
+                _reference_line(ax, math.log(k), gid, f"ln {k} = {math.log(k):.3f}: {meaning}")
             ax.set_ylim(bottom=ENTROPY_Y_BOTTOM, top=max(math.log(k_values[-1]) * ENTROPY_Y_HEADROOM, ax.get_ylim()[1]))
         if column == GRADIENT_NORM_PANEL[0]:
             ax.set_yscale("log")
             for threshold in sorted(df["clip_norm"].dropna().unique()):
-                ax.axhline(threshold, gid="ref_clip_norm", **REFERENCE_LOOK)
-                ax.annotate(f"clipping threshold {threshold:g}", xy=(0.02, threshold), xycoords=("axes fraction", "data"),
-                            **NOTE_ABOVE, **REFERENCE_NOTE_LOOK)
+                _reference_line(ax, threshold, "ref_clip_norm", f"clipping threshold {threshold:g}")
         if column == "test_accuracy":
             if majority is not None:
-                ax.axhline(majority, gid="ref_majority", **REFERENCE_LOOK)
-                # below the line: M2's curve lies on it, and little else goes under it
-                ax.annotate(f"majority-class rate {majority:.4f}", xy=(0.98, majority), xycoords=("axes fraction", "data"),
-                            **NOTE_BELOW, **REFERENCE_NOTE_LOOK)
+                # its note below the line, at the right: M2's curve lies on it, and little else goes under it
+                _reference_line(ax, majority, "ref_majority", f"majority-class rate {majority:.4f}", x=0.98,
+                                side=NOTE_BELOW)
             ax.set_ylim(0, ACCURACY_Y_TOP)
         ax.set_title(title, pad=PANEL_TITLE_PAD)
         ax.set_xlabel(xlabel)
@@ -644,8 +645,7 @@ def plot_accuracy_per_replicate(groups: dict, title: str | None = None, threshol
             above = int((values > threshold).sum())
             ax.annotate(f"{above} of {len(values)} above", xy=(i, 1.0), xycoords=("data", "axes fraction"),
                         **COUNT_NOTE_LOOK)
-        ax.axhline(threshold, gid="ref_high_accuracy", **REFERENCE_LOOK)
-        ax.annotate(f"{threshold:.0%}", xy=(1.0, threshold), xycoords=("axes fraction", "data"), **THRESHOLD_NOTE_LOOK)
+        _reference_line(ax, threshold, "ref_high_accuracy", f"{threshold:.0%}", x=1.0, side=NOTE_RIGHT)
         ax.set_xticks(range(len(groups)), list(groups))
         ax.set_xlim(-GROUPS_X_MARGIN, len(groups) - 1 + GROUPS_X_MARGIN)
         low = min(float(np.min(v)) for v, _ in groups.values())
